@@ -1,0 +1,55 @@
+"""Shared test fixtures: hypothesis profiles and the real XRootD 5.5.3 capture."""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile(
+    "ci", max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real-xrootd-5.5.3"
+
+
+def read_udp_payloads(path: Path) -> list[tuple[float, int, int, bytes]]:
+    """(time, source port, destination port, payload) of every UDP frame of a classic
+    Ethernet/IPv4 pcap: the minimal reader the wire tests need (replay/ has the full one)."""
+    data = path.read_bytes()
+    out = []
+    off = 24
+    while off + 16 <= len(data):
+        sec, usec, incl, _ = struct.unpack_from("<IIII", data, off)
+        frame = data[off + 16 : off + 16 + incl]
+        off += 16 + incl
+        ihl = (frame[14] & 0x0F) * 4
+        if frame[14 + 9] != 17:
+            continue
+        udp = 14 + ihl
+        sport, dport, ulen = struct.unpack_from("!HHH", frame, udp)
+        out.append((sec + usec / 1e6, sport, dport, frame[udp + 8 : udp + ulen]))
+    return out
+
+
+@pytest.fixture(scope="session")
+def real_capture() -> list[tuple[float, int, int, bytes]]:
+    """The monitoring datagrams of the real XRootD 5.5.3 capture in shared/fixtures."""
+    path = FIXTURES / "monitoring.pcap"
+    if not path.exists():
+        pytest.skip(f"fixture {path} not present")
+    return read_udp_payloads(path)
+
+
+@pytest.fixture(scope="session")
+def real_truth() -> list[dict[str, str]]:
+    """truth.csv of the real capture: op, server_port, path, bytes."""
+    import csv
+
+    with open(FIXTURES / "truth.csv", newline="") as fh:
+        return list(csv.DictReader(fh))

@@ -1,0 +1,7 @@
+"""``python -m xrdsim`` runs the CLI."""
+
+import sys
+
+from xrdsim.cli import main
+
+sys.exit(main())

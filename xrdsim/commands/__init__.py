@@ -1,0 +1,1 @@
+"""One module per ``xrdsim`` subcommand: ``add_parser(subparsers)`` sets ``handler``."""

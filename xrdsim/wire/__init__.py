@@ -1,0 +1,95 @@
+"""The XRootD monitoring codec: typed packets, ``decode(bytes)`` and ``encode(packet)``.
+
+Sans-I/O: no sockets, files or clocks, and no state across packets. One codec serves the
+simulator (encode) and the collector (decode). Spec: shared/spec/xrootd-monitoring-format.md.
+"""
+
+from xrdsim.wire.codes import (
+    CloseFlag,
+    Dialect,
+    DiscFlag,
+    GProvider,
+    OpenFlag,
+    PacketCode,
+    RecType,
+    RedirKind,
+    RedirOp,
+    TimeFlag,
+    TraceMarker,
+)
+from xrdsim.wire.errors import (
+    BadRecordError,
+    BadTextError,
+    DecodeError,
+    EncodeError,
+    LengthMismatchError,
+    TruncatedError,
+    UnknownCodeError,
+    WireError,
+)
+from xrdsim.wire.fstream import (
+    FileClose,
+    FileDisc,
+    FileOpen,
+    FileOps,
+    FileRecord,
+    FileSSQ,
+    FileTOD,
+    FileXfr,
+    FstreamPacket,
+    encode_record,
+    make_tod,
+    open_rec_size,
+    record_size,
+)
+from xrdsim.wire.header import HEADER_SIZE, Header, decode_header
+from xrdsim.wire.map import Cgi, MapPacket, ServerIdent, UserId, parse_cgi, parse_userid, server_ident
+from xrdsim.wire.packet import Packet, decode, encode
+
+__all__ = [
+    "HEADER_SIZE",
+    "BadRecordError",
+    "BadTextError",
+    "Cgi",
+    "CloseFlag",
+    "DecodeError",
+    "Dialect",
+    "DiscFlag",
+    "EncodeError",
+    "FileClose",
+    "FileDisc",
+    "FileOpen",
+    "FileOps",
+    "FileRecord",
+    "FileSSQ",
+    "FileTOD",
+    "FileXfr",
+    "FstreamPacket",
+    "GProvider",
+    "Header",
+    "LengthMismatchError",
+    "MapPacket",
+    "OpenFlag",
+    "Packet",
+    "PacketCode",
+    "RecType",
+    "RedirKind",
+    "RedirOp",
+    "ServerIdent",
+    "TimeFlag",
+    "TraceMarker",
+    "TruncatedError",
+    "UnknownCodeError",
+    "UserId",
+    "WireError",
+    "decode",
+    "decode_header",
+    "encode",
+    "encode_record",
+    "make_tod",
+    "open_rec_size",
+    "parse_cgi",
+    "parse_userid",
+    "record_size",
+    "server_ident",
+]
