@@ -1,0 +1,160 @@
+"""Client sessions as SimPy processes: login, open, I/O, close, idle gaps, disconnect.
+
+A session is a few events whatever its size: its I/O is an ``IoPlan`` the monitor reads
+at flush time. Also the TCP payload model of a transfer (xroot and HTTP request and
+response framing, pg CRCs) and the truth row each transfer leaves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+from xrdsim.sim.iostats import CRC_BYTES, PAGE, IoPlan
+from xrdsim.sim.nic import Flow, Octets
+from xrdsim.sim.server import Server, Transfer
+from xrdsim.sim.site import Host, User
+from xrdsim.sim.truth import TransferRow
+
+if TYPE_CHECKING:
+    from xrdsim.sim.run import RunContext
+
+XROOT_REQUEST = 24
+XROOT_RESPONSE = 8
+READV_ELEMENT = 16
+XROOT_SESSION = (24 + 16 + 8 + 16, 20 + 96)  # (down, up): handshake + login, endsess
+HTTP_HEADERS = (320, 420)
+
+
+@dataclass(frozen=True, slots=True)
+class FileAccess:
+    """One open–I/O–close on a file."""
+
+    lfn: str
+    size: int
+    plan: IoPlan
+    duration_s: float
+    rw: bool
+
+
+@dataclass(slots=True)
+class Job:
+    """A client session planned by the workload."""
+
+    server: Server
+    client: Host
+    user: User
+    proto: str
+    ipv6: bool
+    files: list[FileAccess]
+    app: str = "xrdcp"
+    client_release: str = "v5.6.3"
+    idle_gap_s: float = 0.0
+    login_s: float = 0.0
+    tpc: bool = False
+    remote: Octets | None = None
+    crash_frac: float | None = None
+    crash_detect_s: float = 60.0
+    auth: bool = False
+    client_pid: int = 0
+    host_text: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _pages(nbytes: int) -> int:
+    return -(-nbytes // PAGE)
+
+
+def transfer_payload(plan: IoPlan, proto: str, lfn: str) -> tuple[int, int]:
+    """(down, up) TCP payload of one file access: data plus the protocol's framing."""
+    rd, rv, wr = plan.read.total(plan.read.count), plan.readv.total(plan.readv.count), plan.write.total(plan.write.count)
+    if proto != "xroot":
+        return rd + rv + HTTP_HEADERS[0], wr + HTTP_HEADERS[1] + len(lfn)
+    ops = plan.read.count + plan.readv.count + plan.write.count + 2
+    segs = plan.readv.seg_stats(plan.readv.count)[0] if plan.readv.count else 0
+    crc_down = CRC_BYTES * _pages(rd) if plan.pg else 0
+    crc_up = CRC_BYTES * _pages(wr) if plan.pg else 0
+    down = rd + rv + crc_down + XROOT_RESPONSE * ops + READV_ELEMENT * segs + 4
+    up = wr + crc_up + XROOT_REQUEST * ops + READV_ELEMENT * segs + len(lfn)
+    return down, up
+
+
+def login_text(job: Job, auth_on: bool) -> str | None:
+    """The ``u`` payload after the userid (spec §3.4): auth fields, then the login CGI."""
+    ip = "&I=6" if job.ipv6 else "&I=4"
+    cgi = f"&R={job.client_release}&x={job.app}&y={ip}" if job.proto == "xroot" else ip
+    if auth_on and job.auth:
+        u = job.user
+        prot = "gsi" if job.proto == "xroot" else "ztn"
+        return f"&p={prot}&n={u.login}&h={job.client.name}&o={u.vo}&r={u.role}&g=/{u.vo}&m={u.dn}{cgi}"
+    return cgi
+
+
+def session(ctx: "RunContext", job: Job) -> Iterator:
+    """One client session from login to disconnect (or crash, or server restart)."""
+    env, srv = ctx.env, job.server
+    if srv.down_until > env.now:
+        ctx.stats["refused"] += 1
+        return
+    host = job.host_text or job.client.name
+    prot = "xroot" if job.proto == "xroot" else "https"
+    userid = srv.userid(prot, job.user.login if job.proto == "xroot" else "unknown", job.client_pid, host)
+    conn = srv.connect(env.now, userid, login_text(job, ctx.cfg.monitor.auth), job)
+    if job.proto != "xroot":
+        srv.monitor.app_info(env.now, conn.mon, job.app)
+    if job.login_s:
+        yield env.timeout(job.login_s)
+    for k, fa in enumerate(job.files):
+        if k and job.idle_gap_s:
+            yield env.timeout(job.idle_gap_s)
+        if not srv.alive(conn):
+            return
+        xfer = open_file(ctx, job, conn, fa, first=k == 0)
+        last = k == len(job.files) - 1
+        if job.crash_frac is not None and last:
+            yield env.timeout(fa.duration_s * job.crash_frac)
+            if srv.alive(conn):
+                srv.crash_io(env.now, xfer)
+                yield env.timeout(job.crash_detect_s)
+            break
+        yield env.timeout(fa.duration_s)
+        if not srv.alive(conn):
+            return
+        totals, payload = srv.close(env.now, xfer)
+        ctx.record(xfer, job, totals, payload, "explicit", env.now)
+    if srv.alive(conn):
+        for xfer, totals, payload in srv.disconnect(env.now, conn):
+            ctx.record(xfer, job, totals, payload, "forced", env.now)
+
+
+def open_file(ctx: "RunContext", job: Job, conn, fa: FileAccess, first: bool) -> Transfer:
+    """Open ``fa`` on the job's server with a flow carrying its payload (the first one
+    also carries the session's handshake and login)."""
+    now = ctx.env.now
+    down, up = transfer_payload(fa.plan, job.proto, fa.lfn)
+    if first and job.proto == "xroot":
+        down, up = down + XROOT_SESSION[0], up + XROOT_SESSION[1]
+    flow = Flow(job.server.octets, ctx.uplinks_for(job), job.remote, down, up, now, now + fa.duration_s)
+    fsz = 0 if fa.rw else fa.size
+    return job.server.open(now, conn, fa.lfn, fsz, fa.rw, fa.plan, now + fa.duration_s, flow, ctx.next_transfer())
+
+
+def transfer_row(ctx: "RunContext", xfer: Transfer, job: Job, totals: tuple[int, int, int], payload: tuple[int, int], kind: str, t: float) -> TransferRow:
+    """The truth row of one transfer; times are the server's unix wire clock."""
+    srv, plan, mf = job.server, xfer.mf.plan, xfer.mf
+    base = srv.wire_base()
+    frac = mf.frac(t)
+    n = (plan.read.done(frac), plan.readv.done(frac), plan.write.done(frac))
+    if plan.pg and kind != "explicit":
+        n = (0, n[1], 0)
+    segs = plan.readv.seg_stats(n[1])[0] if n[1] else 0
+    ip = job.client.ip6 if job.ipv6 else job.client.ip4
+    return TransferRow(
+        xfer.ident, srv.site.name, srv.name, srv.spec.host.ip4, xfer.stod, mf.file_id, mf.session.user_dictid,
+        xfer.lfn, xfer.size if not xfer.rw else plan.write.total(plan.write.count), job.user.dn, job.user.vo,
+        job.client.name, ip, job.proto, job.ipv6, base + xfer.t_open, base + t, *totals, n[0], n[1], segs, n[2],
+        kind, job.tpc, job.app, payload[1], payload[0],
+    )
+
+
+__all__ = ["FileAccess", "Job", "login_text", "session", "transfer_payload", "transfer_row"]
