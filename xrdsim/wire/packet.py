@@ -12,45 +12,40 @@ from typing import Callable, Union
 from xrdsim.wire.codes import MAP_CODES, PacketCode
 from xrdsim.wire.errors import DecodeError, EncodeError, TruncatedError, UnknownCodeError
 from xrdsim.wire.fstream import FstreamPacket, decode_fstream, encode_fstream
+from xrdsim.wire.gstream import GStreamPacket, decode_gstream, encode_gstream
 from xrdsim.wire.header import Header, decode_header
 from xrdsim.wire.map import MapPacket, decode_map, encode_map
+from xrdsim.wire.rstream import RedirPacket, decode_redir, encode_redir
+from xrdsim.wire.summary import JsonPacket, SummaryPacket, decode_json, decode_summary, encode_json, encode_summary
+from xrdsim.wire.tstream import TracePacket, decode_trace, encode_trace
 
-try:  # TRANSITIONAL (removed when the t/r/g/summary modules land this session)
-    from xrdsim.wire.gstream import GStreamPacket, decode_gstream, encode_gstream
-    from xrdsim.wire.rstream import RedirPacket, decode_redir, encode_redir
-    from xrdsim.wire.summary import JsonPacket, SummaryPacket, decode_json, decode_summary, encode_json, encode_summary
-    from xrdsim.wire.tstream import TracePacket, decode_trace, encode_trace
-except ImportError:
-    _PENDING = True
-else:
-    _PENDING = False
-
-if _PENDING:
-    Packet = Union[MapPacket, FstreamPacket]
-else:
-    Packet = Union[MapPacket, FstreamPacket, TracePacket, RedirPacket, GStreamPacket, SummaryPacket, JsonPacket]
+Packet = Union[MapPacket, FstreamPacket, TracePacket, RedirPacket, GStreamPacket, SummaryPacket, JsonPacket]
 
 _BinaryDecoder = Callable[[memoryview, Header], Packet]
 #: code byte → decoder of a binary packet (after its header is checked).
 BINARY_DECODERS: dict[int, _BinaryDecoder] = {code: decode_map for code in MAP_CODES}
-BINARY_DECODERS[PacketCode.MAPFSTA] = decode_fstream
+BINARY_DECODERS.update(
+    {
+        PacketCode.MAPFSTA: decode_fstream,
+        PacketCode.MAPTRCE: decode_trace,
+        PacketCode.MAPREDR: decode_redir,
+        PacketCode.MAPGSTA: decode_gstream,
+    }
+)
 #: first byte → decoder of a text packet (no binary header).
-TEXT_DECODERS: dict[int, Callable[[memoryview], Packet]] = {}
-ENCODERS: dict[type, Callable[..., bytes]] = {MapPacket: encode_map, FstreamPacket: encode_fstream}
-if not _PENDING:
-    BINARY_DECODERS.update(
-        {PacketCode.MAPTRCE: decode_trace, PacketCode.MAPREDR: decode_redir, PacketCode.MAPGSTA: decode_gstream}
-    )
-    TEXT_DECODERS.update({ord("<"): decode_summary, ord("{"): decode_json})
-    ENCODERS.update(
-        {
-            TracePacket: encode_trace,
-            RedirPacket: encode_redir,
-            GStreamPacket: encode_gstream,
-            SummaryPacket: encode_summary,
-            JsonPacket: encode_json,
-        }
-    )
+TEXT_DECODERS: dict[int, Callable[[memoryview], Packet]] = {
+    ord("<"): decode_summary,
+    ord("{"): decode_json,
+}
+ENCODERS: dict[type, Callable[..., bytes]] = {
+    MapPacket: encode_map,
+    FstreamPacket: encode_fstream,
+    TracePacket: encode_trace,
+    RedirPacket: encode_redir,
+    GStreamPacket: encode_gstream,
+    SummaryPacket: encode_summary,
+    JsonPacket: encode_json,
+}
 
 
 def decode(payload: bytes | bytearray | memoryview) -> Packet:
