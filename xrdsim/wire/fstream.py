@@ -14,13 +14,11 @@ from typing import Callable, ClassVar, NamedTuple, Union
 
 from xrdsim.wire.codes import CloseFlag, OpenFlag, RecType, TimeFlag
 from xrdsim.wire.errors import BadRecordError, EncodeError, TruncatedError, UnknownCodeError
-from xrdsim.wire.header import HEADER_SIZE, Header, encode_header
+from xrdsim.wire.header import HEADER_SIZE, Header, compile_layout, encode_header
 
 CODE_F = ord("f")
 
 
-def _compile(*tables: tuple[tuple[str, str], ...]) -> struct.Struct:
-    return struct.Struct("!" + "".join(code for table in tables for _, code in table))
 
 
 #: ``XrdXrootdMonFileHdr`` (spec §4.2); ``id`` is fileID / userID, or two int16 for a TOD.
@@ -47,18 +45,18 @@ SSQ_FIELDS = (("read", "d"), ("readv", "d"), ("rsegcnt", "d"), ("write", "d"))
 OPEN_FIELDS = (("fsz", "q"),)
 OPEN_USER_FIELDS = (("user", "I"),)
 
-FILE_HDR = _compile(FILE_HDR_FIELDS)
-TOD16 = _compile(TOD_HDR_FIELDS, TOD_FIELDS)
-TOD24 = _compile(TOD_HDR_FIELDS, TOD_FIELDS, SID_FIELDS)
-OPEN_NOLFN = _compile(FILE_HDR_FIELDS, OPEN_FIELDS)
-OPEN_LFN = _compile(FILE_HDR_FIELDS, OPEN_FIELDS, OPEN_USER_FIELDS)
-CLOSE32 = _compile(FILE_HDR_FIELDS, XFR_FIELDS)
-CLOSE80 = _compile(FILE_HDR_FIELDS, XFR_FIELDS, OPS_FIELDS)
-CLOSE112 = _compile(FILE_HDR_FIELDS, XFR_FIELDS, OPS_FIELDS, SSQ_FIELDS)
-XFR = _compile(FILE_HDR_FIELDS, XFR_FIELDS)
+FILE_HDR = compile_layout(FILE_HDR_FIELDS)
+TOD16 = compile_layout(TOD_HDR_FIELDS, TOD_FIELDS)
+TOD24 = compile_layout(TOD_HDR_FIELDS, TOD_FIELDS, SID_FIELDS)
+OPEN_NOLFN = compile_layout(FILE_HDR_FIELDS, OPEN_FIELDS)
+OPEN_LFN = compile_layout(FILE_HDR_FIELDS, OPEN_FIELDS, OPEN_USER_FIELDS)
+CLOSE32 = compile_layout(FILE_HDR_FIELDS, XFR_FIELDS)
+CLOSE80 = compile_layout(FILE_HDR_FIELDS, XFR_FIELDS, OPS_FIELDS)
+CLOSE112 = compile_layout(FILE_HDR_FIELDS, XFR_FIELDS, OPS_FIELDS, SSQ_FIELDS)
+XFR = compile_layout(FILE_HDR_FIELDS, XFR_FIELDS)
 DISC = FILE_HDR
-OPS = _compile(OPS_FIELDS)
-SSQ = _compile(SSQ_FIELDS)
+OPS = compile_layout(OPS_FIELDS)
+SSQ = compile_layout(SSQ_FIELDS)
 _SID_MASK = (1 << 48) - 1
 _new_tuple = tuple.__new__  # skips NamedTuple._make's method call on the hot path
 # Plain ints for the hot path: ``int & IntFlag`` builds a new flag object through Python

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from xrdsim.wire.codes import GProvider
 from xrdsim.wire.errors import BadRecordError, BadTextError, EncodeError, TruncatedError
-from xrdsim.wire.header import HEADER_SIZE, Header, encode_header
+from xrdsim.wire.header import HEADER_SIZE, Header, compile_layout, encode_header
 
 CODE_G = ord("g")
 _MASK56 = (1 << 56) - 1
@@ -24,7 +24,7 @@ _MASK56 = (1 << 56) - 1
 #: (field, struct code) in wire order; the sid's top byte is the provider id (spec §7.1),
 #: byte 1 is 0, so the low 56 bits hold the 48-bit server fingerprint.
 GS_FIELDS = (("t_beg", "i"), ("t_end", "i"), ("sid", "Q"))
-GS = struct.Struct("!" + "".join(code for _, code in GS_FIELDS))
+GS = compile_layout(GS_FIELDS)
 _RECORDS = HEADER_SIZE + GS.size
 _PROVIDERS = {int(p): p for p in GProvider}
 
@@ -202,7 +202,7 @@ CACHE_OPTIONAL_KEYS = ("b_todisk", "b_prefetch")
 class CacheRecord:
     """A pfc (provider ``C``) ``file_close`` record (spec §7.3): ``lfn``, file ``size``,
     block size and counts, ``access_cnt``, attach/detach times, ``remotes``, bytes
-    hit/missed/bypassed (and, since 5.x, written to disk and prefetched), checksum errors."""
+    hit/missed/bypassed (and, in newer releases, written to disk and prefetched), checksum errors."""
 
     lfn: str
     size: int

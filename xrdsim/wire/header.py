@@ -7,9 +7,17 @@ from dataclasses import dataclass
 
 from xrdsim.wire.errors import EncodeError, LengthMismatchError, TruncatedError
 
-#: (field, struct code) in wire order: the one declaration of the layout.
-HEADER_FIELDS = (("code", "B"), ("pseq", "B"), ("plen", "H"), ("stod", "i"))
-HEADER = struct.Struct("!" + "".join(c for _, c in HEADER_FIELDS))
+#: A layout: (field name, struct code) pairs in wire order, declared once beside its type.
+Layout = tuple[tuple[str, str], ...]
+
+
+def compile_layout(*layouts: Layout) -> struct.Struct:
+    """One big-endian ``struct.Struct`` for the layouts laid end to end."""
+    return struct.Struct("!" + "".join(code for layout in layouts for _, code in layout))
+
+
+HEADER_FIELDS: Layout = (("code", "B"), ("pseq", "B"), ("plen", "H"), ("stod", "i"))
+HEADER = compile_layout(HEADER_FIELDS)
 HEADER_SIZE = HEADER.size  # 8
 MAX_PLEN = 0xFFFF
 

@@ -6,15 +6,14 @@ kept as sent so that encoding gives the same bytes back; the views below parse i
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 from xrdsim.wire.codes import MAP_CODES
 from xrdsim.wire.errors import EncodeError, TruncatedError, UnknownCodeError
-from xrdsim.wire.header import HEADER_SIZE, Header, encode_header
+from xrdsim.wire.header import HEADER_SIZE, Header, compile_layout, encode_header
 
 MAP_FIELDS = (("dictid", "I"),)
-MAP_DICTID = struct.Struct("!" + "".join(c for _, c in MAP_FIELDS))
+MAP_DICTID = compile_layout(MAP_FIELDS)
 #: XRootD truncates the text region to this many bytes (spec §3.1).
 MAX_MAP_TEXT = 1280
 

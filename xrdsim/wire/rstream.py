@@ -6,7 +6,6 @@ Decodes one datagram; buffer round-robin and window order are not checked here.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -18,7 +17,7 @@ from xrdsim.wire.errors import (
     TruncatedError,
     UnknownCodeError,
 )
-from xrdsim.wire.header import HEADER_SIZE, Header, encode_header
+from xrdsim.wire.header import HEADER_SIZE, Header, compile_layout, encode_header
 from xrdsim.wire.tstream import encode_with
 
 CODE_R = ord("r")
@@ -30,8 +29,6 @@ _MASK24 = (1 << 24) - 1
 _MAX_DENT = 0xFF
 
 
-def _compile(fields: tuple[tuple[str, str], ...]) -> struct.Struct:
-    return struct.Struct("!" + "".join(code for _, code in fields))
 
 
 # (field, struct code) in wire order. "_" names are wire-only. The sid's top byte is REDSID;
@@ -41,9 +38,9 @@ SID_FIELDS = (("sid", "Q"),)
 REDTIME_FIELDS = (("window_s", "I"), ("unix_time", "i"))
 REDIRECT_FIELDS = (("_type", "B"), ("_dent", "B"), ("port", "H"), ("user_id", "I"))
 
-SID = _compile(SID_FIELDS)
-REDTIME = _compile(REDTIME_FIELDS)
-REDIRECT = _compile(REDIRECT_FIELDS)
+SID = compile_layout(SID_FIELDS)
+REDTIME = compile_layout(REDTIME_FIELDS)
+REDIRECT = compile_layout(REDIRECT_FIELDS)
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ from xrdsim.wire.errors import (
     TruncatedError,
     UnknownCodeError,
 )
-from xrdsim.wire.header import HEADER_SIZE, Header, encode_header
+from xrdsim.wire.header import HEADER_SIZE, Header, compile_layout, encode_header
 
 CODE_T = ord("t")
 ENTRY_SIZE = 16
@@ -27,8 +27,6 @@ _MASK56 = (1 << 56) - 1
 _NO_RESERVED = bytes(4)
 
 
-def _compile(fields: tuple[tuple[str, str], ...]) -> struct.Struct:
-    return struct.Struct("!" + "".join(code for _, code in fields))
 
 
 # (field, struct code) in wire order, one table per entry kind. Names starting with "_" are
@@ -50,13 +48,13 @@ CLOSE_FIELDS = (
 DISC_FIELDS = (("_marker", "B"), ("flags", "B"), ("_zero", "H"), ("reserved", "4s"), ("seconds", "i"), ("user_id", "I"))
 WINDOW_FIELDS = (("sid", "Q"), ("prev_end", "i"), ("next_start", "i"))
 
-IO = _compile(IO_FIELDS)
-OPEN = _compile(OPEN_FIELDS)
-READV = _compile(READV_FIELDS)
-APPID = _compile(APPID_FIELDS)
-CLOSE = _compile(CLOSE_FIELDS)
-DISC = _compile(DISC_FIELDS)
-WINDOW = _compile(WINDOW_FIELDS)
+IO = compile_layout(IO_FIELDS)
+OPEN = compile_layout(OPEN_FIELDS)
+READV = compile_layout(READV_FIELDS)
+APPID = compile_layout(APPID_FIELDS)
+CLOSE = compile_layout(CLOSE_FIELDS)
+DISC = compile_layout(DISC_FIELDS)
+WINDOW = compile_layout(WINDOW_FIELDS)
 
 
 @dataclass(slots=True)
