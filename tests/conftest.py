@@ -38,6 +38,15 @@ def read_udp_payloads(path: Path) -> list[tuple[float, int, int, bytes]]:
 
 
 @pytest.fixture(scope="session")
+def real_capture_path() -> Path:
+    """Path of the real capture's monitoring.pcap (skips when the fixture is absent)."""
+    path = FIXTURES / "monitoring.pcap"
+    if not path.exists():
+        pytest.skip(f"fixture {path} not present")
+    return path
+
+
+@pytest.fixture(scope="session")
 def real_capture() -> list[tuple[float, int, int, bytes]]:
     """The monitoring datagrams of the real XRootD 5.5.3 capture in shared/fixtures."""
     path = FIXTURES / "monitoring.pcap"

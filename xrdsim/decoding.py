@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 from xrdsim.datagram import Datagram
-from xrdsim.wire import DecodeError, FileClose, FstreamPacket, MapPacket, Packet, decode, server_ident
+from xrdsim.wire import DecodeError, FileClose, FstreamPacket, MapPacket, Packet, SummaryPacket, decode, server_ident
 
 
 @dataclass(slots=True)
@@ -82,6 +82,8 @@ def tally(results: Iterable[Decoded]) -> DecodeTally:
         elif isinstance(res.packet, MapPacket) and res.packet.code == ord("="):
             ident = server_ident(res.packet)
             server.site, server.program = ident.site, ident.pgm
+        elif isinstance(res.packet, SummaryPacket):
+            server.site, server.program = res.packet.site, res.packet.pgm
         elif isinstance(res.packet, FstreamPacket):
             _count_closes(server, res.packet)
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TextIO
 
 from xrdsim.decoding import DecodeTally, Decoded, decode_all, tally
 from xrdsim.wire.jsonview import to_plain
@@ -51,8 +52,9 @@ def _as_json(res: Decoded) -> dict:
     return out
 
 
-def print_summary(result: DecodeTally, name: str, out=sys.stdout) -> None:
+def print_summary(result: DecodeTally, name: str, out: TextIO | None = None) -> None:
     """The readable summary: per server its site, codes, transfers and bytes; then errors."""
+    out = out or sys.stdout
     print(f"{name}: {result.datagrams} datagrams, {len(result.malformed)} malformed", file=out)
     codes = " ".join(f"{c}={n}" for c, n in sorted(result.codes.items()))
     print(f"codes: {codes}", file=out)
