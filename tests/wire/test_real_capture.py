@@ -62,3 +62,23 @@ def test_fstream_closes_carry_ops_and_ssq_as_configured(real_capture):
             else (close.ops.read, close.ops.rd_min, close.ops.rd_max, close.ssq.read)
         )
         assert count >= 1 and (low, high, ssq) == (INT32_MAX, 0, 0.0)
+
+
+def test_tstream_closes_agree_with_fstream_within_shift_precision(real_capture):
+    # With `files`/`io` on, the f-stream file ids are the `d` dictids the t-stream uses.
+    # Each CLOSE comes twice: in the client's io buffer and in the shared files buffer.
+    from xrdsim.wire import TraceClose
+
+    f_bytes = {c.file_id: (c.read + c.readv, c.write) for _, c in _closes_by_path(real_capture)}
+    t_closes = [
+        e
+        for _, _, _, p in real_capture
+        if p[:1] == b"t"
+        for e in decode(p).entries
+        if isinstance(e, TraceClose)
+    ]
+    assert sorted(e.file_id for e in t_closes) == sorted(list(f_bytes) * 2)
+    for e in t_closes:
+        read, write = f_bytes[e.file_id]
+        assert read >> e.rshift == e.read_bytes >> e.rshift and write >> e.wshift == e.write_bytes >> e.wshift
+        assert 0 <= read - e.read_bytes < 1 << e.rshift and 0 <= write - e.write_bytes < 1 << e.wshift
