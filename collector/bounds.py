@@ -1,0 +1,70 @@
+"""Keeping state bounded: past a ``max_*`` limit the oldest entry goes, and never silently —
+an open file becomes a record (``ended=evicted``), a session an anomaly, a path a count.
+
+The victim is the oldest entry of the incarnation that grew, or of the fullest incarnation
+when the one that grew holds almost nothing (so one noisy server cannot starve the rest).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from collector.build import from_open
+from collector.records import Anomaly, AnomalyKind, Ended, Event
+from collector.state import ServerState, Tables
+
+
+def _victim(tables: Tables, server: ServerState, table: str) -> ServerState | None:
+    if len(getattr(server, table)) > 1:
+        return server
+    return tables.fullest(table)
+
+
+def evict_open(tables: Tables, server: ServerState, t: float, out: list[Event]) -> None:
+    """Emit the oldest open file (by last news) as ``ended=evicted``."""
+    victim = _victim(tables, server, "open_files")
+    if victim is None:
+        return
+    fid = next(iter(victim.open_files))
+    of = victim.open_files.pop(fid)
+    tables.n_open -= 1
+    tables.evicted["open_files"] += 1
+    out.append(from_open(victim, of, Ended.EVICTED, False, t))
+
+
+def evict_session(tables: Tables, server: ServerState, t: float, out: list[Event]) -> None:
+    """Forget the oldest session; its files keep their dictid but lose user details."""
+    victim = _victim(tables, server, "users")
+    if victim is None:
+        return
+    dictid = next(iter(victim.users))
+    drop_session(tables, victim, dictid)
+    tables.evicted["sessions"] += 1
+    out.append(Anomaly(AnomalyKind.SESSION_EVICTED, victim.key, f"user dictid {dictid}", t))
+
+
+def drop_session(tables: Tables, server: ServerState, dictid: int) -> None:
+    """Remove one session from its incarnation's maps."""
+    user = server.users.pop(dictid, None)
+    if user is None:
+        return
+    tables.n_sessions -= 1
+    if server.uid_index.get(user.userid_text) is user:
+        del server.uid_index[user.userid_text]
+    server.disc.pop(dictid, None)
+
+
+def evict_path(tables: Tables, server: ServerState) -> None:
+    """Forget the oldest ``d`` path (counted in the report's evictions)."""
+    victim = _victim(tables, server, "paths")
+    if victim is None:
+        return
+    del victim.paths[next(iter(victim.paths))]
+    tables.n_paths -= 1
+    tables.evicted["paths"] += 1
+
+
+def trim(table: OrderedDict, limit: int) -> None:
+    """Keep a small side table (digests, cross-check totals) at ``limit`` entries."""
+    while len(table) > limit:
+        table.popitem(last=False)

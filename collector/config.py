@@ -1,0 +1,43 @@
+"""The collector's policies in one frozen value: time-outs, reorder window, table bounds.
+
+Every policy named here shows in the records it produces (``ended``) or in ``report()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True, frozen=True)
+class CollectorConfig:
+    """Policies of a ``Collector``; times are seconds on the ``t_arrival`` clock.
+
+    * ``open_ttl``: a file with no OPEN/XFR news for this long is emitted ``ended=timeout``
+      with its last XFR counters.
+    * ``reorder_count`` / ``reorder_seconds``: a pseq gap is declared lost once this many
+      later datagrams of its counter group arrived, or this long passed (spec §2.3).
+    * ``dup_window``: how many recent datagrams per counter group are remembered to spot
+      an identical payload sent again (< 128, half the pseq space).
+    * ``session_grace``: how long a session's user map outlives its DISC (late t packets),
+      and how long a file left open by a DISC waits for its CLOSE before it is emitted
+      ``ended=forced_close``.
+    * ``t_hold``: t-stream transfers of an incarnation wait this long for an f-stream to
+      show up before t-only records are emitted (source ``t``); once f is seen, t is only
+      cross-checked.
+    * ``session_ttl`` / ``server_ttl``: idle lifetimes of a session and an incarnation.
+    * ``max_*``: table bounds; going past one evicts the oldest entry with a record
+      (``ended=evicted``) or an anomaly, never silently.
+    """
+
+    open_ttl: float = 3600.0
+    reorder_count: int = 32
+    reorder_seconds: float = 2.0
+    dup_window: int = 96
+    session_grace: float = 10.0
+    t_hold: float = 60.0
+    session_ttl: float = 3 * 86400.0
+    server_ttl: float = 7200.0
+    max_open_files: int = 200_000
+    max_sessions: int = 200_000
+    max_servers: int = 10_000
+    max_paths: int = 200_000

@@ -1,0 +1,178 @@
+"""Driving a ``Collector`` from a source into sinks: offline (an iterable of datagrams, time
+from the datagrams) and live (UDP on asyncio, time from the clock, SIGINT/SIGTERM flush
+every open record before exit). The only place where the core meets I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from typing import Callable, Iterable, Iterator, Protocol
+
+from collector.core import Collector
+from collector.records import Event
+from collector.report import CollectorReport
+from collector.sources.udp import UdpSource
+
+log = logging.getLogger("collector")
+
+
+class Sink(Protocol):
+    """What a sink offers (see ``collector.sinks``)."""
+
+    def write(self, events: list[Event]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Fanout:
+    """Several sinks as one."""
+
+    def __init__(self, *sinks: Sink) -> None:
+        self.sinks = [s for s in sinks if s is not None]
+
+    def write(self, events: list[Event]) -> None:
+        """Write ``events`` to every sink."""
+        for sink in self.sinks:
+            sink.write(events)
+
+    def close(self) -> None:
+        """Close every sink."""
+        for sink in self.sinks:
+            sink.close()
+
+
+class Guard:
+    """The loop boundary of STYLE §7.6: a bug while handling one datagram is counted
+    (``internal_errors``) and logged once; ``strict`` re-raises it (tests)."""
+
+    def __init__(self, collector: Collector, sink: Sink, strict: bool = False) -> None:
+        self.collector, self.sink, self.strict = collector, sink, strict
+        self.internal_errors = 0
+
+    def __call__(self, payload: bytes, src: tuple[str, int], t: float) -> None:
+        try:
+            events = self.collector.feed(payload, src, t)
+        except Exception:
+            if self.strict:
+                raise
+            self.internal_errors += 1
+            if self.internal_errors == 1:
+                log.exception("collector bug while handling a datagram from %s", src)
+            return
+        if events:
+            self.sink.write(events)
+
+
+def run_offline(items: Iterable[tuple[bytes, tuple[str, int], float]], collector: Collector, sink: Sink, tick: float = 1.0, strict: bool = False) -> CollectorReport:
+    """Feed every (payload, src, t) in order, flushing every ``tick`` seconds of datagram
+    time; at the end (or on KeyboardInterrupt / SIGTERM, e.g. a stdin stream) ``close`` at the
+    last time seen, so every open record is written. Returns the report."""
+    guard = Guard(collector, sink, strict)
+    clock = _DatagramClock(tick)
+    interrupted = False
+    with _sigterm_as_interrupt():
+        try:
+            for payload, src, t in items:
+                if clock.due(t):
+                    sink.write(collector.flush(t))
+                guard(payload, src, t)
+        except KeyboardInterrupt:
+            interrupted = True
+    sink.write(collector.flush(clock.t))
+    sink.write(collector.close(clock.t))
+    report = collector.report()
+    report.io.update(internal_errors=guard.internal_errors, interrupted=interrupted)
+    return report
+
+
+class _DatagramClock:
+    """When a flush is due on the datagrams' own time line."""
+
+    def __init__(self, tick: float) -> None:
+        self.tick, self.t, self._next = tick, 0.0, None
+
+    def due(self, t: float) -> bool:
+        self.t = t
+        if self._next is None:
+            self._next = t + self.tick
+            return False
+        if t < self._next:
+            return False
+        self._next = t + self.tick
+        return True
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops an offline run like Ctrl-C does (main thread only)."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+async def run_live(
+    collector: Collector,
+    source: UdpSource,
+    sink: Sink,
+    publish: Callable[[CollectorReport], None] | None = None,
+    stop: asyncio.Event | None = None,
+    tick: float = 1.0,
+    clock: Callable[[], float] = time.time,
+    strict: bool = False,
+) -> CollectorReport:
+    """Collect from ``source`` until ``stop`` is set or SIGINT/SIGTERM arrives; then every
+    open record is emitted (``collector_shutdown``) and written before returning."""
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    handled = _on_signals(loop, stop.set)
+    guard = Guard(collector, sink, strict)
+    source.attach(loop, guard, clock)
+    try:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), tick)
+            except asyncio.TimeoutError:
+                pass
+            sink.write(collector.flush(clock()))
+            if publish is not None:
+                publish(_with_io(collector.report(), source, guard))
+    finally:
+        io = source.io()
+        source.close()
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+    sink.write(collector.close(clock()))
+    report = collector.report()
+    report.io.update(io, internal_errors=guard.internal_errors)
+    if publish is not None:
+        publish(report)
+    return report
+
+
+def _with_io(report: CollectorReport, source: UdpSource, guard: Guard) -> CollectorReport:
+    report.io.update(source.io(), internal_errors=guard.internal_errors)
+    return report
+
+
+def _on_signals(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> list[int]:
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, callback)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            continue
+        handled.append(sig)
+    return handled

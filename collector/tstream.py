@@ -1,0 +1,107 @@
+"""The t-stream into per-file aggregates (spec §5): OPEN size, READ/WRITE sums and sizes,
+READV totals, CLOSE totals, DISC; window marks give the time. Records come from
+``crosscheck`` (t-only servers), which also compares t with f.
+
+READU (``iov``) is followed by one READ per segment: those are the vector's own segments,
+counted once in the READV total and not again as single reads.
+"""
+
+from __future__ import annotations
+
+from collector import crosscheck
+from collector.records import Event
+from collector.state import ServerState, Tables, TraceFile
+from xrdsim.wire import TraceClose, TraceDisc, TraceIO, TraceMarker, TraceOpen, TracePacket, TraceReadv, TraceWindow
+
+_MASK48 = (1 << 48) - 1
+_READU = int(TraceMarker.READU)
+
+
+def trace_sid(pkt: TracePacket) -> int | None:
+    """The fingerprint of the first WINDOW mark (low 48 bits), or None."""
+    for entry in pkt.entries:
+        if type(entry) is TraceWindow:
+            return (entry.sid & _MASK48) or None
+    return None
+
+
+def feed_trace(tables: Tables, server: ServerState, pkt: TracePacket, t: float, out: list[Event]) -> None:
+    """Apply one t packet: entries in order, timed by the window they fall in."""
+    server.t_seen = True
+    files = server.t_files
+    t_win: float | None = None
+    skip = 0
+    for e in pkt.entries:
+        typ = type(e)
+        if typ is TraceIO:
+            tf = files.get(e.file_id) or _touch(tables, server, e.file_id, t_win, t)
+            if tf.t_last != t:  # first news in this datagram: to the end of the TTL order
+                tf.t_last = t
+                del files[e.file_id]
+                files[e.file_id] = tf
+            if skip:
+                skip -= 1
+            else:
+                _io(tf, e.length)
+        elif typ is TraceWindow:
+            t_win = float(e.next_start)
+        elif typ is TraceReadv:
+            tf = files.get(e.file_id) or _touch(tables, server, e.file_id, t_win, t)
+            tf.readv += e.total
+            tf.readv_ops += 1
+            tf.rsegs += e.nsegs
+            tf.rv_min, tf.rv_max = min(tf.rv_min, e.total), max(tf.rv_max, e.total)
+            tf.rv_ssq += float(e.total) * e.total
+            skip = e.nsegs if e.kind == _READU else 0
+        else:
+            _OTHER.get(typ, _ignore)(tables, server, e, t_win, t, out)
+
+
+def _io(tf: TraceFile, length: int) -> None:
+    if length >= 0:
+        tf.read += length
+        tf.read_ops += 1
+        tf.rd_min, tf.rd_max = min(tf.rd_min, length), max(tf.rd_max, length)
+        tf.rd_ssq += float(length) * length
+    else:
+        n = -length
+        tf.write += n
+        tf.write_ops += 1
+        tf.wr_min, tf.wr_max = min(tf.wr_min, n), max(tf.wr_max, n)
+        tf.wr_ssq += float(n) * n
+
+
+def _touch(tables: Tables, server: ServerState, fid: int, t_win: float | None, t: float) -> TraceFile:
+    """A t file first seen by an I/O entry (its OPEN was lost or came before we started)."""
+    tf = server.t_files[fid] = TraceFile(fid, 0, None, t, -1)
+    tables.n_trace += 1
+    return tf
+
+
+def _open(tables: Tables, server: ServerState, e: TraceOpen, t_win: float | None, t: float, out: list[Event]) -> None:
+    if server.t_files.pop(e.file_id, None) is None:
+        tables.n_trace += 1
+    server.t_files[e.file_id] = TraceFile(e.file_id, e.fsz, t_win, t, server.m_epoch)
+    if tables.n_trace > tables.cfg.max_open_files:
+        crosscheck.evict_oldest(tables, server, t, out)
+
+
+def _close(tables: Tables, server: ServerState, e: TraceClose, t_win: float | None, t: float, out: list[Event]) -> None:
+    tf = server.t_files.get(e.file_id) or _touch(tables, server, e.file_id, t_win, t)
+    tf.close_read, tf.close_write = e.read_bytes, e.write_bytes
+    tf.close_precision = (1 << e.rshift, 1 << e.wshift)
+    tf.closed = True
+    tf.t_event = t_win
+    crosscheck.t_closed(tables, server, tf, t, out)
+
+
+def _disc(tables: Tables, server: ServerState, e: TraceDisc, t_win: float | None, t: float, out: list[Event]) -> None:
+    server.end_session(e.user_id, t, tables.cfg.session_grace)
+
+
+def _ignore(tables: Tables, server: ServerState, e: object, t_win: float | None, t: float, out: list[Event]) -> None:
+    return None
+
+
+#: the rarer entries, by type (READ/WRITE, WINDOW and READV are inlined above).
+_OTHER = {TraceOpen: _open, TraceClose: _close, TraceDisc: _disc}
