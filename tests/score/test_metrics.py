@@ -1,0 +1,58 @@
+"""Transfer and series metrics on hand-built matchings and series with known answers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from xrdsim.score import Matching
+from xrdsim.score.metrics import (
+    best_lag,
+    geometric_mean,
+    pearson,
+    quantile,
+    transfer_metrics,
+    wape,
+)
+
+
+def values(metrics):
+    return {m.name: m.value for m in metrics}
+
+
+def test_transfer_metrics_known_answers(make_truth, make_rec):
+    t1 = make_truth(1, read=100, close_t=1010.0, dn="/CN=a", vo="cms")
+    t2 = make_truth(2, fid=2, read=300, write=100, open_t=2000.0, close_t=2010.0)
+    t3 = make_truth(3, fid=3, read=600)
+    m = Matching(
+        pairs=[(t1, make_rec(read=100, dn="/CN=a", vo="atlas", emitted=1070.0)),
+               (t2, make_rec(fid=2, read=250, write=100, start=2004.0, end=2010.0, emitted=2030.0, client="other"))],
+        missed=[t3], spurious=[make_rec(fid=9)])  # fmt: skip
+    v = values(transfer_metrics(m))
+    assert v["transfer_recall"] == pytest.approx(2 / 3)
+    assert v["transfer_precision"] == pytest.approx(2 / 3)
+    assert v["byte_recall"] == pytest.approx((100 + 350) / (100 + 400 + 600))
+    assert v["exact_bytes_rate"] == 0.5
+    assert v["user_accuracy"] == 1.0  # only the record that reports a DN counts
+    assert v["vo_accuracy"] == 0.0
+    assert v["client_accuracy"] == 0.5
+    assert v["latency_p50_s"] == pytest.approx((60.0 + 20.0) / 2)
+    assert v["start_error_p99_s"] == pytest.approx(0.0 + (4.0 - 0.0) * 0.99)
+
+
+def test_quantile_and_geometric_mean():
+    assert quantile([4.0, 1.0, 3.0, 2.0], 0.5) == 2.5
+    assert math.isnan(quantile([], 0.5))
+    assert geometric_mean([1.0, 0.25]) == pytest.approx(0.5)
+    assert geometric_mean([0.81, math.nan]) == pytest.approx(0.81)
+    assert geometric_mean([0.5, 0.0]) == 0.0
+
+
+def test_pearson_lag_and_wape():
+    xs = [0.0, 1.0, 5.0, 2.0, 0.0, 0.0, 3.0, 1.0]
+    assert pearson(xs, [2 * x + 1 for x in xs]) == pytest.approx(1.0)
+    assert pearson(xs, [-x for x in xs]) == pytest.approx(-1.0)
+    late = [0.0] + xs[:-1]  # monitoring one bin behind the NIC
+    assert best_lag(late, xs) == 1
+    assert wape([90.0, 110.0], [100.0, 100.0]) == pytest.approx(0.1)

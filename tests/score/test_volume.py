@@ -1,0 +1,55 @@
+"""Counter handling and the inverse of the overhead model, with wire bytes computed by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from xrdsim.score import Bins, Overhead, Rec
+from xrdsim.score.volume import at, host_payload, unwrap, volume_series
+from xrdsim.sim import CounterRow
+
+
+def test_inverse_overhead_on_hand_computed_wire_bytes():
+    # 2 full segments of MSS 1448 out (2896 B payload + 2×52 headers), 1 pure ACK back (52 B);
+    # plus 1448 B in as one segment (1500 B) answered by one ACK out (52 B).
+    sent, received = Overhead(1500, 52, 2).payload(3000 + 52, 52 + 1500)
+    assert sent == pytest.approx(2896, abs=30)
+    assert received == pytest.approx(1448, abs=30)
+    # 10⁶ full segments out (1500 B each on the wire), one 52 B ACK per two of them back.
+    big_sent, big_recv = Overhead().payload(1_000_000 * 1500, 500_000 * 52)
+    assert big_sent == pytest.approx(1_448_000_000, rel=1e-9)
+    assert big_recv == pytest.approx(0.0, abs=1e-3)
+
+
+def test_unwrap_32bit_wrap_and_reboot_reset():
+    assert unwrap([100, (1 << 32) - 10, 20]) == [100, (1 << 32) - 10, (1 << 32) + 20]
+    assert unwrap([5000, 9000, 300, 800]) == [5000, 9000, 9300, 9800]
+
+
+def test_interpolation_between_samples():
+    assert at([0.0, 60.0], [0, 600], 30.0) == 300.0
+    assert at([0.0, 60.0], [0, 600], 90.0) == 600.0
+
+
+def test_spread_over_bins():
+    bins = Bins(0.0, 10.0, 3)
+    row = [0.0] * 3
+    bins.spread(row, 5.0, 25.0, 200.0)
+    assert row == pytest.approx([50.0, 100.0, 50.0])
+    bins.spread(row, 40.0, 40.0, 7.0)  # after the end: into the last bin
+    assert row[2] == pytest.approx(57.0)
+
+
+def counter(t, name, tx, rx, mon=0):
+    return CounterRow(t, "host", name, rx, tx, 0, 0, 0, 0, mon)
+
+
+def test_volume_series_compares_sites_per_bin():
+    per = 1448 * 1000  # 1000 full segments each bin: wire = payload × 1500/1448, ACKs 500 × 52 back
+    rows = [counter(0.0, "h1", 0, 0)] + [counter(60.0 * k, "h1", k * 1500 * 1000, k * 500 * 52) for k in (1, 2)]
+    rows.append(counter(120.0, "h1", 2 * 1500 * 1000 + 999, 2 * 500 * 52, mon=999))  # a monitoring datagram at the end
+    recs = [(Rec("h1", "", 1, 1, "/a", "S", "", "", "", per, 0, 0, 0.0, 60.0, 61.0), "h1")]
+    series = volume_series(rows, recs, {"h1": "S"}, Bins(0.0, 60.0, 2), Overhead())
+    assert series.nic["S"] == pytest.approx([per, per], rel=1e-9)
+    assert series.monitored["S"] == pytest.approx([per, 0.0])
+    assert host_payload(rows, Bins(0.0, 120.0, 1), Overhead()) == pytest.approx([2 * per], rel=1e-9)

@@ -1,0 +1,61 @@
+"""``xrdsim run``: simulate a scenario, collect, score it against truth and network counters,
+write the reports and exit 0 when every expectation holds, 1 when one fails."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EPILOG = """examples:
+  xrdsim run scenarios/quickstart.yaml
+  xrdsim run scenarios/wlcg-day.yaml -o reports/wlcg-day --progress
+  xrdsim run scenarios/lossy-wan.yaml --collector udp --speed 200
+exit status: 0 all expectations met, 1 an expectation failed, 2 a mistake in the scenario or arguments
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``run``."""
+    p = sub.add_parser(
+        "run",
+        help="simulate, collect, score and report one scenario",
+        description="Run a scenario end to end and check its expectations. Reports go to "
+        "reports/NAME/ (score.json, junit.xml, report.md, report.html, plots).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("scenario", metavar="SCENARIO.yaml", help="scenario file")
+    p.add_argument("-o", "--out", metavar="DIR", help="report directory (default: the scenario's report.out, else reports/NAME)")
+    p.add_argument("--collector", choices=("inprocess", "udp", "external"), help="override the scenario's collector mode")
+    p.add_argument("--speed", type=float, metavar="X", help="udp/external: simulated seconds per wall second (0 = unpaced)")
+    p.add_argument("--progress", action="store_true", help="progress on stderr even when it is not a terminal")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress and no table; only failures and the exit status")
+    p.set_defaults(handler=run)
+
+
+def report_dir(args: argparse.Namespace, scenario) -> str:
+    """``-o``, else the scenario's ``report.out``, else ``reports/NAME``."""
+    return args.out or scenario.report.out or f"reports/{scenario.name}"
+
+
+def conclude(result, quiet: bool = False) -> int:
+    """Print the table (or, quiet, only the failures); 0 when every expectation holds, else 1."""
+    from xrdsim.report import render_terminal
+
+    if not quiet:
+        print(render_terminal(result))
+    for v in result.failures if quiet else ():
+        print(f"{result.scenario.name}: FAIL {v.name}: {v.reason}", file=sys.stderr)
+    return 0 if result.passed else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load, run, report; the exit status of ``conclude``."""
+    from xrdsim.harness import run_scenario
+    from xrdsim.scenario import CollectorMode, load_scenario
+
+    scenario = load_scenario(args.scenario)
+    mode = CollectorMode(args.collector) if args.collector else None
+    show = not args.quiet and (args.progress or sys.stderr.isatty())
+    result = run_scenario(scenario, report_dir(args, scenario), mode=mode, speed=args.speed, progress=show)
+    return conclude(result, args.quiet)

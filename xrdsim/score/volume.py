@@ -1,0 +1,159 @@
+"""Monitored bytes against the network: NIC counters per host, unwrapped and cut into time
+bins, inverted through the TCP overhead model to payload bytes, summed per site, beside the
+record bytes spread over each record's [start, end]. Pure arithmetic on rows.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+from xrdsim.score.match import Rec
+from xrdsim.sim import CounterRow
+
+WRAP32 = 1 << 32
+#: Cells with less NIC payload than this are too small for a ratio (bytes).
+RATIO_FLOOR_BYTES = 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class Overhead:
+    """The overhead model the counters are inverted with (``xrdsim.sim.nic``'s parameters)."""
+
+    mtu: int = 1500
+    header_bytes: int = 52
+    ack_every: int = 2
+
+    def payload(self, tx_wire: float, rx_wire: float) -> tuple[float, float]:
+        """(sent, received) TCP payload from IP bytes sent and received: data segments carry
+        ``header`` bytes per MSS, and each direction's data draws one ACK per ``ack_every``
+        segments the other way — two linear equations, solved exactly."""
+        mss = self.mtu - self.header_bytes
+        a, b = self.header_bytes / mss, self.header_bytes / (mss * self.ack_every)
+        det = (1 + a) ** 2 - b * b
+        sent = (tx_wire * (1 + a) - rx_wire * b) / det
+        received = (rx_wire * (1 + a) - tx_wire * b) / det
+        return max(sent, 0.0), max(received, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Bins:
+    """``count`` bins of ``width_s`` seconds from unix time ``t0``."""
+
+    t0: float
+    width_s: float
+    count: int
+
+    def edges(self) -> list[float]:
+        """The ``count + 1`` bin edges."""
+        return [self.t0 + k * self.width_s for k in range(self.count + 1)]
+
+    def index(self, t: float) -> int:
+        """The bin holding ``t`` (times outside go to the first or last bin)."""
+        return min(max(int((t - self.t0) // self.width_s), 0), self.count - 1)
+
+    def spread(self, row: list[float], start: float, end: float, amount: float) -> None:
+        """Add ``amount`` to ``row`` uniformly over [start, end] clipped to the bins (all of it
+        in one bin when the span is empty)."""
+        t_end = self.t0 + self.count * self.width_s
+        start = min(max(start, self.t0), t_end)
+        end = min(max(end, start), t_end)
+        if end - start < 1e-9:
+            row[self.index(start)] += amount
+            return
+        rate = amount / (end - start)
+        for k in range(self.index(start), self.index(end) + 1):
+            lo, hi = max(start, self.t0 + k * self.width_s), min(end, self.t0 + (k + 1) * self.width_s)
+            row[k] += rate * max(hi - lo, 0.0)
+
+
+@dataclass(slots=True)
+class VolumeSeries:
+    """Per site and bin: monitored bytes and payload bytes inverted from the NIC counters."""
+
+    bins: Bins
+    monitored: dict[str, list[float]] = field(default_factory=dict)
+    nic: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def sites(self) -> list[str]:
+        """Sites with counters, sorted."""
+        return sorted(self.nic)
+
+
+def unwrap(values: list[int]) -> list[int]:
+    """A cumulative counter made monotone: a drop is a 32-bit wrap when the counter was past
+    2³¹ (and fits in 32 bits), else a reset to 0 (reboot)."""
+    out, offset, prev = [], 0, None
+    for v in values:
+        if prev is not None and v < prev:
+            offset += WRAP32 if WRAP32 // 2 <= prev < WRAP32 else prev
+        out.append(v + offset)
+        prev = v
+    return out
+
+
+def at(times: list[float], values: list[int], t: float) -> float:
+    """A cumulative series linearly interpolated at ``t`` (held flat outside the samples)."""
+    k = bisect_right(times, t)
+    if k == 0:
+        return float(values[0])
+    if k == len(times):
+        return float(values[-1])
+    t0, t1 = times[k - 1], times[k]
+    return values[k - 1] + (values[k] - values[k - 1]) * (t - t0) / (t1 - t0)
+
+
+def host_payload(rows: list[CounterRow], bins: Bins, model: Overhead) -> list[float]:
+    """Payload bytes (sent + received) per bin of one host's counters, monitoring UDP removed."""
+    rows = sorted(rows, key=lambda r: r.t)
+    times = [r.t for r in rows]
+    tx, rx, mon = (unwrap([getattr(r, n) for r in rows]) for n in ("tx_bytes", "rx_bytes", "monitoring_bytes"))
+    edges = bins.edges()
+    cum = [(at(times, tx, e) - at(times, mon, e), at(times, rx, e)) for e in edges]
+    out = []
+    for (tx0, rx0), (tx1, rx1) in pairwise(cum):
+        sent, received = model.payload(tx1 - tx0, rx1 - rx0)
+        out.append(sent + received)
+    return out
+
+
+def volume_series(counters: Iterable[CounterRow], records: Iterable[tuple[Rec, str]], site_of: Mapping[str, str],
+                  bins: Bins, model: Overhead) -> VolumeSeries:
+    """Both series per site: ``records`` are (record, truth host name) pairs; ``site_of``
+    maps a host to its site (hosts of no known site are left out)."""
+    by_host: dict[str, list[CounterRow]] = defaultdict(list)
+    for row in counters:
+        if row.kind == "host":
+            by_host[row.name].append(row)
+    series = VolumeSeries(bins)
+    for host, rows in by_host.items():
+        site = site_of.get(host)
+        if site is None:
+            continue
+        cells = series.nic.setdefault(site, [0.0] * bins.count)
+        for k, v in enumerate(host_payload(rows, bins, model)):
+            cells[k] += v
+        series.monitored.setdefault(site, [0.0] * bins.count)
+    for rec, host in records:
+        site = site_of.get(host) or rec.site
+        row = series.monitored.setdefault(site, [0.0] * bins.count)
+        series.nic.setdefault(site, [0.0] * bins.count)
+        end = rec.end_time if rec.end_time is not None else (rec.t_emitted or bins.t0)
+        start = rec.start_time if rec.start_time is not None else end
+        if rec.total_bytes:
+            bins.spread(row, start, end, rec.total_bytes)
+    return series
+
+
+def cell_agreement(m: float, n: float) -> float:
+    """1 − |m − n| / max(m, n) in [0, 1]; NaN when both are below the ratio floor."""
+    top = max(m, n)
+    return math.nan if top < RATIO_FLOOR_BYTES else 1.0 - abs(m - n) / top
+
+
+__all__ = ["RATIO_FLOOR_BYTES", "Bins", "Overhead", "VolumeSeries", "at", "cell_agreement", "host_payload", "unwrap", "volume_series"]
