@@ -25,7 +25,7 @@ from xrdsim.sim import (
 from xrdsim.wire import decode
 
 MON = MonitorConfig(fstat_s=30, lfn=True, ops=True, ssq=True, xfr=2, ident_s=300,
-                    dests=[DestConfig("192.0.2.1", 9930, [DestEvent.FSTAT, DestEvent.USER, DestEvent.INFO]),
+                    dests=[DestConfig("192.0.2.1", 9930, [DestEvent.FSTAT, DestEvent.USER, DestEvent.INFO, DestEvent.TPC]),
                            DestConfig("192.0.2.2", 9930, [DestEvent.FILES, DestEvent.USER])])
 FAULTS = [FaultConfig(FaultKind.SERVER_RESTART, at_s=1500, duration_s=20),
           FaultConfig(FaultKind.CLIENT_CRASH, at_s=600, duration_s=600, fraction=0.3, detect_s=30)]
@@ -37,17 +37,6 @@ CFG = SimConfig(seed=11, duration_s=3600, site_count=2, servers_per_site=2, moni
 def run_out():
     run = simulate(CFG)
     return run, list(run.datagrams())
-
-
-def f_walk(payload: bytes):
-    """Hand-written f-stream walk: TOD fields, then (type, flag, size, id, body) by recSize."""
-    _, flag, tsize, n_xfr, n_recs = struct.unpack_from("!BBhhh", payload, 8)
-    recs, off = [], 8 + tsize
-    while off < len(payload):
-        t, f, s, ident = struct.unpack_from("!BBhI", payload, off)
-        recs.append((t, f, s, ident, payload[off : off + s]))
-        off += s
-    return (flag, tsize, n_xfr, n_recs), recs
 
 
 def test_every_datagram_decodes(run_out):
@@ -62,16 +51,16 @@ def test_pseq_contiguous_per_server_incarnation_and_group(run_out):
     last: dict[tuple, int] = {}
     for d in dgrams:
         code, pseq, _, stod = struct.unpack_from("!BBHi", d.payload)
-        group = "f" if code == ord("f") else "shared"
+        group = {ord("f"): "f", ord("g"): ("g", d.payload[16])}.get(code, "shared")
         key = (d.src, d.dst, stod, group)
         if key in last:
             assert pseq == (last[key] + 1) % 256, key
         else:
-            assert pseq == 0, key
+            assert pseq == (1 if code == ord("g") else 0), key
         last[key] = pseq
 
 
-def test_fstream_order_sizes_flags_and_tod_counts(run_out):
+def test_fstream_order_sizes_flags_and_tod_counts(run_out, walk):
     _, dgrams = run_out
     users, opened, closed = set(), set(), set()
     forced_pending: dict[tuple, set] = defaultdict(set)
@@ -83,7 +72,7 @@ def test_fstream_order_sizes_flags_and_tod_counts(run_out):
             users.add((d.src, stod, struct.unpack_from("!I", d.payload, 8)[0]))
         if code != ord("f"):
             continue
-        (flag, tsize, n_xfr, n_recs), recs = f_walk(d.payload)
+        (flag, tsize, n_xfr, n_recs), recs = walk.f(d.payload)
         assert (flag, tsize) == (1, 24) and n_recs == len(recs) and n_xfr == sum(r[0] == 3 for r in recs)
         for t, f, s, ident, body in recs:
             key = (d.src, stod, ident)
@@ -118,13 +107,13 @@ def test_same_seed_same_bytes_other_seed_other_bytes():
     assert digest(small) != digest(dataclasses.replace(small, seed=12))
 
 
-def test_monitored_close_bytes_equal_truth(run_out):
+def test_monitored_close_bytes_equal_truth(run_out, walk):
     run, dgrams = run_out
     seen = {}
     for d in dgrams:
         if d.payload[:1] == b"f" and d.dst[0] == "192.0.2.1":
             stod = struct.unpack_from("!i", d.payload, 4)[0]
-            for t, f, _, ident, body in f_walk(d.payload)[1]:
+            for t, f, _, ident, body in walk.f(d.payload)[1]:
                 if t == 0:
                     seen[(stod, ident, d.src[0])] = struct.unpack_from("!qqq", body, 8) + (bool(f & 1),)
     truth = {(r.stod, r.file_dictid, r.server_ip): (r.read_bytes, r.readv_bytes, r.write_bytes, r.close_kind == "forced")

@@ -96,7 +96,7 @@ def codes_by_dest(stream, port: int) -> list[str]:
     return [chr(pl[0]) for _, dp, _, pl in stream if dp == port]
 
 
-@pytest.mark.parametrize("port", [DEST1, pytest.param(DEST2, marks=pytest.mark.xfail(reason="t-stream emission not implemented yet", strict=True))])
+@pytest.mark.parametrize("port", [DEST1, DEST2])
 def test_realism_same_codes_per_destination(real, sim, port):
     assert codes_by_dest(sim, port) == codes_by_dest(real, port)
 
@@ -139,3 +139,15 @@ def test_realism_dictids_in_capture_order(real, sim, port):
         return [(chr(pl[0]), struct.unpack_from("!I", pl, 8)[0]) for _, dp, _, pl in stream if dp == port and pl[:1] in b"ud"]
 
     assert maps(sim) == maps(real)
+
+
+def test_realism_same_t_entries(real, sim, walk):
+    """Entry for entry what the real server sent on its ``files io iov`` dest: per-client
+    WINDOW/OPEN/I/O/CLOSE packets, then the shared buffer's OPEN/CLOSE/DISC (sid aside)."""
+
+    def entries(stream):
+        packets = [walk.t(pl) for _, dp, _, pl in stream if dp == DEST2 and pl[:1] == b"t"]
+        return [[e if e[0] != "window" else ("window", e[2], e[3]) for e in p] for p in packets]
+
+    got, want = entries(sim), entries(real)
+    assert len(want) == 11 and got == want

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 
-import pytest
+import pyarrow.parquet as pq
 
 from xrdsim.cli import main
 
@@ -24,14 +24,14 @@ def udp_payloads(path):
 
 
 def test_simulate_writes_pcap_truth_and_summary(tmp_path, capsys):
-    replay = pytest.importorskip("replay")
-    if not hasattr(replay, "write_pcap"):
-        pytest.skip("replay.write_pcap not available yet")
     assert main(["simulate", "--sites", "1", "--hours", "0.1", "--seed", "3", "-o", str(tmp_path)]) == 0
     names = {p.name for p in tmp_path.iterdir()}
     assert {"datagrams.pcap", "transfers.parquet", "datagrams.parquet", "faults.parquet", "counters.parquet"} <= names
     heads = udp_payloads(tmp_path / "datagrams.pcap")
     assert heads and heads[0][:1] == b"="
+    rows = pq.read_table(tmp_path / "datagrams.parquet", columns=["code", "fate"]).to_pylist()
+    assert len(heads) == sum(r["fate"] != "lost" for r in rows)
+    assert [h[:1].decode() for h in heads] == [r["code"] for r in rows if r["fate"] != "lost"]
     out = capsys.readouterr().out
     assert "transfers:" in out and "datagrams sent:" in out
 

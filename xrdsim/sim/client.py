@@ -7,14 +7,16 @@ response framing, pg CRCs) and the truth row each transfer leaves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
 from xrdsim.sim.iostats import CRC_BYTES, PAGE, IoPlan
 from xrdsim.sim.nic import Flow, Octets
-from xrdsim.sim.server import Server, Transfer
+from xrdsim.sim.server import Conn, Server, Transfer
 from xrdsim.sim.site import Host, User
+from xrdsim.sim.tpc import tpc_text, tpc_url
 from xrdsim.sim.truth import TransferRow
+from xrdsim.wire import RedirOp
 
 if TYPE_CHECKING:
     from xrdsim.sim.run import RunContext
@@ -26,9 +28,9 @@ XROOT_SESSION = (24 + 16 + 8 + 16, 20 + 96)  # (down, up): handshake + login, en
 HTTP_HEADERS = (320, 420)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FileAccess:
-    """One open–I/O–close on a file."""
+    """One open–I/O–close on a file (one per transfer: not frozen, STYLE §7.4)."""
 
     lfn: str
     size: int
@@ -58,7 +60,7 @@ class Job:
     auth: bool = False
     client_pid: int = 0
     host_text: str = ""
-    extra: dict = field(default_factory=dict)
+    tpc_source: Server | None = None
 
 
 def _pages(nbytes: int) -> int:
@@ -91,15 +93,39 @@ def login_text(job: Job, auth_on: bool) -> str | None:
 
 
 def session(ctx: "RunContext", job: Job) -> Iterator:
-    """One client session from login to disconnect (or crash, or server restart)."""
+    """One client session from login to disconnect (or crash, or server restart); through
+    the site's redirector when it has one."""
+    rdr = ctx.redirectors.get(job.server.site.index)
+    if rdr is None:
+        return data_session(ctx, job, None, None)
+    return redirected_session(ctx, job, rdr)
+
+
+def _login(ctx: "RunContext", srv: Server, job: Job) -> Conn:
+    prot = "xroot" if job.proto == "xroot" else "https"
+    userid = srv.userid(prot, job.user.login if job.proto == "xroot" else "unknown", job.client_pid, job.host_text or job.client.name)
+    return srv.connect(ctx.env.now, userid, login_text(job, ctx.cfg.monitor.auth), job)
+
+
+def redirected_session(ctx: "RunContext", job: Job, rdr: Server) -> Iterator:
+    """The client logs in at the redirector, which redirects each open (spec §6); it keeps
+    that link until its data session ends."""
+    if rdr.down_until > ctx.env.now:
+        yield from data_session(ctx, job, None, None)
+        return
+    rconn = _login(ctx, rdr, job)
+    yield from data_session(ctx, job, rdr, rconn)
+    if rdr.alive(rconn):
+        rdr.disconnect(ctx.env.now, rconn)
+
+
+def data_session(ctx: "RunContext", job: Job, rdr: Server | None, rconn: Conn | None) -> Iterator:
+    """The session at the data server; ``rdr``/``rconn`` redirect each open first."""
     env, srv = ctx.env, job.server
     if srv.down_until > env.now:
         ctx.stats["refused"] += 1
         return
-    host = job.host_text or job.client.name
-    prot = "xroot" if job.proto == "xroot" else "https"
-    userid = srv.userid(prot, job.user.login if job.proto == "xroot" else "unknown", job.client_pid, host)
-    conn = srv.connect(env.now, userid, login_text(job, ctx.cfg.monitor.auth), job)
+    conn = _login(ctx, srv, job)
     if job.proto != "xroot":
         srv.monitor.app_info(env.now, conn.mon, job.app)
     if job.login_s:
@@ -109,9 +135,10 @@ def session(ctx: "RunContext", job: Job) -> Iterator:
             yield env.timeout(job.idle_gap_s)
         if not srv.alive(conn):
             return
+        if rconn is not None and rdr.alive(rconn):
+            rdr.redirect(env.now, rconn, RedirOp.OPENW if fa.rw else RedirOp.OPENR, srv, fa.lfn)
         xfer = open_file(ctx, job, conn, fa, first=k == 0)
-        last = k == len(job.files) - 1
-        if job.crash_frac is not None and last:
+        if job.crash_frac is not None and k == len(job.files) - 1:
             yield env.timeout(fa.duration_s * job.crash_frac)
             if srv.alive(conn):
                 srv.crash_io(env.now, xfer)
@@ -125,6 +152,18 @@ def session(ctx: "RunContext", job: Job) -> Iterator:
     if srv.alive(conn):
         for xfer, totals, payload in srv.disconnect(env.now, conn):
             ctx.record(xfer, job, totals, payload, "forced", env.now)
+
+
+def report_tpc(job: Job, xfer: Transfer, write_bytes: int, explicit: bool, t: float) -> None:
+    """The destination of a TPC pull writes its ``P`` record when the copy ends (spec §7.3)."""
+    src, dst = job.tpc_source, job.server
+    base = dst.wire_base()
+    client = f"{job.user.login}.{job.client_pid}:{16 + xfer.ident % 1000}@{job.client.name}"
+    text = tpc_text(client, base + xfer.t_open, base + t, explicit, job.ipv6,
+                    tpc_url(src.spec.host.name, src.spec.port, xfer.lfn), tpc_url(dst.spec.host.name, dst.spec.port, xfer.lfn),
+                    write_bytes)
+    dst.monitor.tpc_done(t, text)
+    dst.flush()
 
 
 def open_file(ctx: "RunContext", job: Job, conn, fa: FileAccess, first: bool) -> Transfer:
@@ -157,4 +196,5 @@ def transfer_row(ctx: "RunContext", xfer: Transfer, job: Job, totals: tuple[int,
     )
 
 
-__all__ = ["FileAccess", "Job", "login_text", "session", "transfer_payload", "transfer_row"]
+__all__ = ["FileAccess", "Job", "data_session", "login_text", "redirected_session", "report_tpc", "session", "transfer_payload",
+           "transfer_row"]

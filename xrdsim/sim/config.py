@@ -60,6 +60,9 @@ class MonitorConfig:
     """Every ``xrootd.monitor`` option with XRootD's default (spec §1.2).
 
     ``fstat_s`` 0 means no f-stream; ``ident_s`` 0 = once at start, negative = ``ident off``.
+    ``io_entries_cap`` is the simulator's own knob, not XRootD's: the most READ/WRITE/READV
+    entries one transfer adds to the t-stream before runs of requests are aggregated
+    (``xrdsim.sim.traceio``).
     """
 
     all: bool = False
@@ -79,6 +82,7 @@ class MonitorConfig:
     rnums: int = 3
     window_s: float = 60.0
     dests: list[DestConfig] = field(default_factory=list)
+    io_entries_cap: int = 1024
 
 
 def wlcg_monitor() -> MonitorConfig:
@@ -236,6 +240,9 @@ def check_config(cfg: SimConfig) -> None:
     _need(1024 <= mon.fbuff_bytes <= 65535, "monitor.fbuff_bytes", "1024..65535", mon.fbuff_bytes)
     _need(1024 <= mon.mbuff_bytes <= 65535, "monitor.mbuff_bytes", "1024..65535", mon.mbuff_bytes)
     _need(mon.window_s > 0, "monitor.window_s", "a positive duration", mon.window_s)
+    _need(1024 <= mon.rbuff_bytes <= 65535, "monitor.rbuff_bytes", "1024..65535", mon.rbuff_bytes)
+    _need(1 <= mon.rnums <= 8, "monitor.rnums", "1..8", mon.rnums)
+    _need(mon.io_entries_cap >= 1, "monitor.io_entries_cap", "at least 1", mon.io_entries_cap)
     _need(mon.fstat_s >= 0 and mon.xfr >= 0, "monitor.fstat_s", "fstat ≥ 0 and xfr ≥ 0", (mon.fstat_s, mon.xfr))
     for i, dest in enumerate(mon.dests):
         for ev in dest.events:

@@ -28,6 +28,7 @@ class Faults:
         self.ctx, self.rng = ctx, rng
         self.crash_windows: list[FaultConfig] = []
         self.outages: list[OutageConfig] = []
+        self.restarts = any(FaultKind(f.kind) is FaultKind.SERVER_RESTART for f in ctx.cfg.faults)
 
     def target(self, fault: FaultConfig) -> "Server":
         """The server a fault hits: by host or site name, else one drawn from the seed."""

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from xrdsim.wire import FileOps, FileSSQ
 
+#: Builds a NamedTuple from a tuple without its Python-level ``__new__`` (one CLOSE per transfer).
+_new_tuple = tuple.__new__
 PAGE = 4096
 CRC_BYTES = 4
 INT_MAX = 0x7FFFFFFF
@@ -50,10 +52,14 @@ class OpSeries:
         return (k - 1) * self.segs + last, lo, hi, float((k - 1) * self.segs**2 + last * last)
 
 
+#: The empty series (no requests), shared.
+NO_OPS = OpSeries()
+
+
 def series(total: int, chunk: int) -> OpSeries:
     """Requests of ``chunk`` bytes covering ``total`` bytes (the last one shorter)."""
     if total <= 0:
-        return OpSeries()
+        return NO_OPS
     n = -(-total // chunk)
     return OpSeries(n, chunk, total - (n - 1) * chunk)
 
@@ -61,7 +67,7 @@ def series(total: int, chunk: int) -> OpSeries:
 def readv_series(total: int, segs: int, seg_bytes: int) -> OpSeries:
     """Vector reads of ``segs`` segments of ``seg_bytes`` covering ``total`` bytes."""
     if total <= 0:
-        return OpSeries()
+        return NO_OPS
     per = segs * seg_bytes
     n = -(-total // per)
     last = total - (n - 1) * per
@@ -77,13 +83,14 @@ def pg_bytes(nbytes: int, chunk: int) -> int:
     return nbytes + CRC_BYTES * pages
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class IoPlan:
-    """The requests one open file will see: read, readv, write; ``pg`` = read/write via pg ops."""
+    """The requests one open file will see: read, readv, write; ``pg`` = read/write via pg ops.
+    One per transfer, so not frozen (STYLE §7.4); treat as immutable."""
 
-    read: OpSeries = OpSeries()
-    readv: OpSeries = OpSeries()
-    write: OpSeries = OpSeries()
+    read: OpSeries = NO_OPS
+    readv: OpSeries = NO_OPS
+    write: OpSeries = NO_OPS
     pg: bool = False
 
     def xfr_at(self, frac: float) -> tuple[int, int, int]:
@@ -108,8 +115,9 @@ class IoPlan:
         wr_min, wr_max, wr_ssq = self._minmax(self.write, plain_w, n_write, INT_MAX)
         rv_min, rv_max, rv_ssq = self._minmax(self.readv, kv, kv, INT_MAX)
         segs, rs_min, rs_max, seg_ssq = self.readv.seg_stats(kv) if kv else (0, 0, 0, 0.0)
-        ops = FileOps(n_read, kv, n_write, min(rs_min, SHORT_MAX), min(rs_max, SHORT_MAX), segs, rd_min, rd_max, rv_min, rv_max, wr_min, wr_max)
-        return (rd, self.readv.total(kv), wr), ops, FileSSQ(rd_ssq, rv_ssq, seg_ssq, wr_ssq)
+        ops = _new_tuple(FileOps, (n_read, kv, n_write, min(rs_min, SHORT_MAX), min(rs_max, SHORT_MAX), segs,
+                                   rd_min, rd_max, rv_min, rv_max, wr_min, wr_max))
+        return (rd, self.readv.total(kv), wr), ops, _new_tuple(FileSSQ, (rd_ssq, rv_ssq, seg_ssq, wr_ssq))
 
     @staticmethod
     def _minmax(s: OpSeries, plain: int, counted: int, init: int) -> tuple[int, int, float]:
@@ -122,4 +130,4 @@ class IoPlan:
         return s.sizes(plain)
 
 
-__all__ = ["IoPlan", "OpSeries", "pg_bytes", "readv_series", "series"]
+__all__ = ["NO_OPS", "IoPlan", "OpSeries", "pg_bytes", "readv_series", "series"]

@@ -1,9 +1,7 @@
-"""XRootD's monitoring emitter as a SimPy-free state object (spec §1–§4, §10, §11).
-
-One per server incarnation: the process-wide dictid counter, pseq counter groups per
-destination (f its own), ``=`` idents, ``u``/``i``/``d`` map records, and the shared
-f-stream buffer with its fstat flush, fbuff cut, TOD counts and XFR cadence. Callers tell
-it what happened at simulated time ``t``; packets pile up in ``out`` for the caller to send.
+"""XRootD's monitoring emitter as a SimPy-free state object (spec §1–§7, §10, §11): per
+server incarnation the dictid counter, pseq counter groups (per dest; f and each g provider
+their own), ``=``/``u``/``i``/``d`` maps, the f-stream buffer (fstat flush, fbuff cut, TOD,
+XFR) and the t/r/g buffers. Told what happened at ``t``, it piles packets up in ``out``.
 """
 
 from __future__ import annotations
@@ -11,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from xrdsim.sim.config import DestEvent, MonitorConfig
+from xrdsim.sim.gbuffer import GBuffer, gbuff_capacity
 from xrdsim.sim.iostats import IoPlan
+from xrdsim.sim.redir import RedirBuffers, redir_capacity
+from xrdsim.sim.trace import TraceBuffer, TraceStreams
+from xrdsim.sim.traceio import IoCursor
 from xrdsim.wire import (
     Dialect,
     FileClose,
@@ -20,7 +22,13 @@ from xrdsim.wire import (
     FileRecord,
     FileXfr,
     FstreamPacket,
+    GProvider,
+    GStreamPacket,
     MapPacket,
+    Redirect,
+    RedirKind,
+    RedirPacket,
+    TracePacket,
     encode,
     make_tod,
     record_size,
@@ -52,6 +60,14 @@ class MonSession:
     user_dictid: int
     t_login: float
     files: dict[int, "MonFile"] = field(default_factory=dict)
+    trace: TraceBuffer | None = None
+    readv_seq: int = 0
+
+    def next_readv_seq(self) -> int:
+        """The next readv request number of this session (uint8, wraps; spec §5.2)."""
+        seq = self.readv_seq
+        self.readv_seq = (seq + 1) & 0xFF
+        return seq
 
 
 @dataclass(slots=True)
@@ -65,6 +81,7 @@ class MonFile:
     t_end: float
     last_xfr: tuple[int, int, int] = (0, 0, 0)
     t_stop: float = float("inf")
+    io: IoCursor | None = None
 
     def frac(self, t: float) -> float:
         """How far the I/O plan has got at ``t`` (0..1; frozen after ``t_stop``)."""
@@ -81,11 +98,14 @@ def _events(raw: list) -> frozenset[DestEvent]:
 class Monitor:
     """The ``xrootd.monitor`` state of one server process (see module docstring)."""
 
-    def __init__(self, cfg: MonitorConfig, dialect: Dialect, stod: int, sid: int, wire_base: float, ident_text: str) -> None:
+    def __init__(self, cfg: MonitorConfig, dialect: Dialect, stod: int, sid: int, wire_base: float, ident_text: str,
+                 t0: float = 0.0) -> None:  # fmt: skip
         self.cfg, self.dialect, self.stod, self.sid = cfg, dialect, stod, sid
-        self.wire_base = wire_base
+        self.wire_base, self.t0 = wire_base, t0
+        self.window_s = max(1, int(cfg.window_s))
         self.ident_text = ident_text
         self.masks = [_events(d.events) for d in cfg.dests]
+        self.groups = [f"dest{d}" for d in range(len(self.masks))]
         self.pseq = [0] * len(self.masks)
         self._global_pseq = 0
         self.f_pseq = 0
@@ -102,6 +122,12 @@ class Monitor:
         self.ddests = self._dests(FILE_EVENTS)
         self.idests = self._dests({DestEvent.INFO})
         self.fmax = 65535 if dialect is Dialect.DCACHE else cfg.fbuff_bytes - 1
+        self.trace = TraceStreams(cfg, self.masks, sid, self.window_at, self.next_tick, self._send_trace)
+        self.tracing = bool(self.trace.iodests or self.trace.filedests)
+        self.rdests = self._dests({DestEvent.REDIR})
+        self.redir = RedirBuffers(redir_capacity(cfg.rbuff_bytes), self.window_s, cfg.rnums, self._send_redir)
+        self.gdests = self._dests({DestEvent.TPC})
+        self.tpc = GBuffer(gbuff_capacity(cfg.gbuff_bytes), self._send_tpc)
 
     def _dests(self, wanted: set | frozenset) -> list[int]:
         return [i for i, m in enumerate(self.masks) if m & wanted]
@@ -109,6 +135,17 @@ class Monitor:
     def wire(self, t: float) -> int:
         """The wire time (unix seconds, skew included) of simulated time ``t``."""
         return int(self.wire_base + t)
+
+    def window_at(self, t: float) -> int:
+        """The monitor clock at ``t``: the wire time of its last tick, ticks every ``window``
+        seconds from the incarnation's start (spec §5.3)."""
+        w = self.window_s
+        return int(self.wire_base + self.t0 + (t - self.t0) // w * w)
+
+    def next_tick(self, t: float) -> float:
+        """The simulated time of the monitor clock's next tick after ``t``."""
+        w = self.window_s
+        return self.t0 + ((t - self.t0) // w + 1) * w
 
     def next_dictid(self) -> int:
         """A fresh dictid from the process-wide counter (spec §2.5)."""
@@ -124,11 +161,10 @@ class Monitor:
         return seq
 
     def _send_map(self, t: float, dests: list[int], code: int, dictid: int, text: str) -> None:
-        text = text[:MAX_MAP_TEXT]
+        text, letter, groups = text[:MAX_MAP_TEXT], chr(code), self.groups
         for d in dests:
             pseq = 0 if code == _EQ and self.dialect is Dialect.XROOTD_4 else self._pseq(d)
-            payload = encode(MapPacket(code, pseq, self.stod, dictid, text))
-            self.out.append(Emission(t, d, f"dest{d}", chr(code), pseq, payload))
+            self.out.append(Emission(t, d, groups[d], letter, pseq, encode(MapPacket(code, pseq, self.stod, dictid, text))))
 
     # ------------------------------------------------------------------ map records
 
@@ -142,7 +178,10 @@ class Monitor:
         if self.udests:
             user_dictid = self.next_dictid()
             self._send_map(t, self.udests, _U, user_dictid, userid if info is None else f"{userid}\n{info}")
-        return MonSession(userid, user_dictid, t)
+        session = MonSession(userid, user_dictid, t)
+        if self.tracing:
+            self.trace.login(t, session)
+        return session
 
     def app_info(self, t: float, session: MonSession, text: str) -> None:
         """``kXR_set monitor info``: an ``i`` record to the ``info`` dests (spec §3.5)."""
@@ -155,6 +194,8 @@ class Monitor:
         if self.ddests:
             self._send_map(t, self.ddests, _D, file_id, f"{session.userid}\n{lfn}")
         mf = MonFile(file_id, session, plan, t, t_end)
+        if self.tracing:
+            self.trace.open(t, mf, fsz)
         session.files[file_id] = mf
         self.files[file_id] = mf
         if self.fdests:
@@ -164,9 +205,11 @@ class Monitor:
 
     def close(self, t: float, mf: MonFile, forced: bool = False) -> tuple[int, int, int]:
         """A file closed (``forced`` at disconnect): f-stream CLOSE; returns its byte totals."""
+        totals, ops, ssq = mf.plan.close_at(mf.frac(t), explicit=not forced)
+        if self.tracing:
+            self.trace.close(t, mf, totals)
         self.files.pop(mf.file_id, None)
         mf.session.files.pop(mf.file_id, None)
-        totals, ops, ssq = mf.plan.close_at(mf.frac(t), explicit=not forced)
         if self.fdests:
             cfg = self.cfg
             ops_out = ops if cfg.ops or cfg.ssq else None
@@ -178,6 +221,8 @@ class Monitor:
         closed = [(mf, self.close(t, mf, forced=True)) for mf in list(session.files.values())]
         if self.fdests:
             self._frecord(t, FileDisc(session.user_dictid))
+        if self.tracing:
+            self.trace.disconnect(t, session, forced=bool(closed))
         return closed
 
     # ------------------------------------------------------------------ f-stream
@@ -218,6 +263,51 @@ class Monitor:
                     self._frecord(t, FileXfr(mf.file_id, *now))
         if self.fbuf:
             self._fflush(t)
+
+    # ------------------------------------------------------------------ t, r, g streams
+
+    def _send_trace(self, t: float, dests: list[int], entries: list) -> None:
+        for d in dests:
+            pseq = self._pseq(d)
+            self.out.append(Emission(t, d, self.groups[d], "t", pseq, encode(TracePacket(pseq, self.stod, entries))))
+
+    def redirect(self, t: float, session: MonSession, op: int, host: str, port: int, path: str) -> None:
+        """A client was redirected to ``host:port`` for ``path``: REDIRECT record (spec §6)."""
+        if self.rdests:
+            self.redir.add(Redirect(RedirKind.REDIRECT, op, port, session.user_dictid, host, path), self.window_at(t), t)
+
+    def _send_redir(self, t: float, slots: list) -> None:
+        for d in self.rdests:
+            pseq = self._pseq(d)
+            self.out.append(Emission(t, d, self.groups[d], "r", pseq, encode(RedirPacket(pseq, self.stod, self.sid, slots))))
+
+    def tpc_done(self, t: float, record: str) -> None:
+        """A third-party copy ended here: its ``P`` record into the TPC g-stream (spec §7.3)."""
+        if self.gdests:
+            self.tpc.add(record, self.wire(t), t)
+
+    def _send_tpc(self, t: float, pseq: int, t_beg: int, t_end: int, records: list) -> None:
+        payload = encode(GStreamPacket(pseq, self.stod, t_beg, t_end, GProvider.TPC, self.sid, records))
+        for d in self.gdests:
+            self.out.append(Emission(t, d, "g:P", "g", pseq, payload))
+
+    def flush_tick(self, t: float) -> None:
+        """The ``flush`` timer: the shared t buffer, the r buffers and the g-stream."""
+        self.trace.flush_shared(t)
+        self.redir.flush(self.window_at(t), t)
+        self.tpc.flush(t)
+
+    def io_tick(self, t: float) -> None:
+        """Bring every session buffer up to ``t``, so ``flush io`` and full buffers are sent
+        within a window of when XRootD would send them."""
+        for session in {id(mf.session): mf.session for mf in self.files.values() if mf.session.trace}.values():
+            self.trace.catch_up(t, session)
+
+    def stop(self, t: float) -> None:
+        """The process stops (restart, end of run): every pending shared buffer goes out."""
+        if self.fbuf:
+            self.fstat_tick(t)
+        self.flush_tick(t)
 
     def drain(self) -> list[Emission]:
         """Take the packets produced so far."""

@@ -85,22 +85,29 @@ class NicModel:
     def __init__(self, mtu: int, header_bytes: int, ack_every: int, retrans_rate: float) -> None:
         self.mtu, self.header, self.ack_every, self.retrans = mtu, header_bytes, ack_every, retrans_rate
         self.unit = (mtu - header_bytes) * ack_every
+        self._udp: dict[int, tuple[int, int]] = {}
 
     def book(self, flow: Flow, down: int, up: int) -> None:
-        """Add ``down``/``up`` payload bytes of ``flow`` with their headers and ACKs."""
-        for tx_side, nbytes in ((True, down), (False, up)):
-            if nbytes > 0:
-                wire, segs = tcp_wire_bytes(nbytes, self.mtu, self.header)
-                ack, acks = ack_wire_bytes(segs, self.ack_every, self.header)
-                self._move(flow, tx_side, nbytes, wire, segs, ack, acks)
+        """Add ``down``/``up`` payload bytes of ``flow`` with their headers and ACKs
+        (``tcp_wire_bytes`` and ``ack_wire_bytes``, inlined: this runs for every transfer)."""
+        mss, header, every = self.mtu - self.header, self.header, self.ack_every
+        if down > 0:
+            segs = -(-down // mss)
+            acks = -(-segs // every)
+            self._move(flow, True, down, down + segs * header, segs, acks * header, acks)
+        if up > 0:
+            segs = -(-up // mss)
+            acks = -(-segs // every)
+            self._move(flow, False, up, up + segs * header, segs, acks * header, acks)
 
     def _move(self, flow: Flow, server_sends: bool, payload: int, wire: int, pkts: int, ack: int, acks: int) -> None:
-        srv, far = flow.server, flow.remote
-        sender, receiver = (srv, far) if server_sends else (far, srv)
-        for o in (sender,) if sender is not None else ():
-            o.tx_bytes += wire; o.tx_packets += pkts; o.rx_bytes += ack; o.rx_packets += acks; o.tx_payload_bytes += payload
-        for o in (receiver,) if receiver is not None else ():
-            o.rx_bytes += wire; o.rx_packets += pkts; o.tx_bytes += ack; o.tx_packets += acks; o.rx_payload_bytes += payload
+        sender, receiver = (flow.server, flow.remote) if server_sends else (flow.remote, flow.server)
+        if sender is not None:
+            sender.tx_bytes += wire; sender.tx_packets += pkts; sender.rx_bytes += ack; sender.rx_packets += acks
+            sender.tx_payload_bytes += payload
+        if receiver is not None:
+            receiver.rx_bytes += wire; receiver.rx_packets += pkts; receiver.tx_bytes += ack; receiver.tx_packets += acks
+            receiver.rx_payload_bytes += payload
         if flow.uplinks:
             srv_up = flow.uplinks[0]
             fwd, back = (wire, ack) if server_sends else (ack, wire)
@@ -133,11 +140,13 @@ class NicModel:
 
     def datagram(self, host: Octets, uplink: Octets | None, payload_bytes: int) -> None:
         """Book one monitoring datagram sent by ``host`` (and out of its site)."""
-        wire, pkts = udp_wire_bytes(payload_bytes, self.mtu)
-        for o in (host, uplink) if uplink is not None else (host,):
-            o.tx_bytes += wire
-            o.tx_packets += pkts
-            o.monitoring_bytes += wire
+        sized = self._udp.get(payload_bytes)
+        if sized is None:
+            sized = self._udp[payload_bytes] = udp_wire_bytes(payload_bytes, self.mtu)
+        wire, pkts = sized
+        host.tx_bytes += wire; host.tx_packets += pkts; host.monitoring_bytes += wire
+        if uplink is not None:
+            uplink.tx_bytes += wire; uplink.tx_packets += pkts; uplink.monitoring_bytes += wire
 
     def background(self, host: Octets, nbytes: int) -> None:
         """Book ``nbytes`` of other traffic each way on ``host`` (full-MTU packets)."""

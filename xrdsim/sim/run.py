@@ -7,8 +7,10 @@ same through the configured ``xrdsim.net.Path``. Truth accumulates as iteration 
 
 from __future__ import annotations
 
+import gc
 import random
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path as FsPath
 from typing import Iterator
 
@@ -16,7 +18,7 @@ import simpy
 
 from xrdsim.datagram import Datagram
 from xrdsim.net import Path
-from xrdsim.sim.client import Job, transfer_row
+from xrdsim.sim.client import Job, report_tpc, transfer_row
 from xrdsim.sim.config import SimConfig, check_config
 from xrdsim.sim.faults import Faults
 from xrdsim.sim.nic import NicModel, Octets
@@ -43,10 +45,13 @@ class RunContext:
         self._transfers = 0
         self.servers: list[Server] = []
         self.by_site: list[list[Server]] = []
+        self.redirectors: dict[int, Server] = {}
         for site in self.world.sites:
             srvs = [Server(spec, site, self, self.rng(f"server:{spec.host.name}")) for spec in site.servers]
             self.by_site.append(srvs)
             self.servers.extend(srvs)
+            if site.redirector is not None:
+                self.redirectors[site.index] = Server(site.redirector, site, self, self.rng(f"redirector:{site.name}"))
         self.faults = Faults(self, self.rng("faults"))
 
     def rng(self, name: str) -> random.Random:
@@ -67,18 +72,24 @@ class RunContext:
         """Log one finished transfer in the truth."""
         self.stats[kind] += 1
         self.truth.add("transfers", transfer_row(self, xfer, job, totals, payload, kind, t))
+        if job.tpc_source is not None and kind != "never":
+            report_tpc(job, xfer, totals[2], kind == "explicit", t)
 
     def record_lost(self, xfer: Transfer, t: float) -> None:
         """A transfer whose close will never be sent (restart, or still open at the end)."""
         payload = job_server(xfer).lose(t, xfer)
         self.record(xfer, xfer.conn.info, xfer.mf.plan.xfr_at(xfer.mf.frac(t)), payload, "never", t)
 
+    def hosts(self) -> list[Server]:
+        """Every xrootd host: data servers, then redirectors."""
+        return self.servers + list(self.redirectors.values())
+
     def sample(self, t: float) -> None:
         """Book flow progress and background, then log every counter."""
         for flow in list(self.flows.values()):
             self.nic.progress(flow, t)
         bg = int(self.cfg.nic.background_bps / 8 * self.cfg.nic.sample_s)
-        rows = [("host", s.name, s.octets) for s in self.servers]
+        rows = [("host", s.name, s.octets) for s in self.hosts()]
         rows += [("uplink", site.name, up) for site, up in zip(self.world.sites, self.uplinks)]
         wrap = (1 << 32) if self.cfg.nic.wrap32 else 0
         for kind, name, o in rows:
@@ -101,6 +112,22 @@ def sampler(ctx: RunContext) -> Iterator:
         yield ctx.env.timeout(ctx.cfg.nic.sample_s)
 
 
+#: gen-0 threshold while a chunk runs (default 700): the model makes millions of short-lived
+#: objects with no cycles, and each young collection also walks every live truth row.
+GC_GEN0 = 50_000
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the body with a high gen-0 GC threshold; the caller's setting comes back after."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], GC_GEN0), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 class SimRun:
     """A lazily running simulation; iterate ``datagrams()`` or ``delivered()`` once."""
 
@@ -121,7 +148,7 @@ class SimRun:
             raise RuntimeError("a SimRun can be iterated once")
         ctx = self.ctx = RunContext(self.config, self.truth, carried)
         ctx.faults.schedule()
-        for srv in ctx.servers:
+        for srv in ctx.hosts():
             srv.start(0.0)
         for k in range(len(ctx.world.sites)):
             ctx.env.process(arrivals(ctx, k, JobMaker(ctx, ctx.rng(f"jobs:{k}")), ctx.rng(f"arrivals:{k}")))
@@ -137,7 +164,8 @@ class SimRun:
         end, step, t = self.config.duration_s, self.config.step_s, 0.0
         while t < end:
             t = min(t + step, end)
-            ctx.env.run(until=t)
+            with fewer_collections():
+                ctx.env.run(until=t)
             yield from ctx.outbox.take()
         self._finish(end)
         yield from ctx.outbox.take()
@@ -149,12 +177,11 @@ class SimRun:
         return self.path.carry(self._chunks(ctx))
 
     def _finish(self, t: float) -> None:
-        # The run ends with one last fstat flush, so every close that happened is on the wire.
+        # The run ends with one last flush of the shared buffers, so every close that happened is on the wire.
         ctx = self.ctx
-        for srv in ctx.servers:
-            if srv.monitor.fbuf:
-                srv.monitor.fstat_tick(t)
-                srv.flush()
+        for srv in ctx.hosts():
+            srv.monitor.stop(t)
+            srv.flush()
             for conn in list(srv.conns.values()):
                 for xfer in list(conn.transfers.values()):
                     ctx.record_lost(xfer, t)
@@ -179,4 +206,4 @@ def simulate(config: SimConfig, stream_dir: str | FsPath | None = None) -> SimRu
     return SimRun(config, stream_dir)
 
 
-__all__ = ["RunContext", "SimRun", "simulate"]
+__all__ = ["GC_GEN0", "RunContext", "SimRun", "fewer_collections", "simulate"]

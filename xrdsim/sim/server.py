@@ -13,14 +13,20 @@ from typing import TYPE_CHECKING, Iterator
 
 from xrdsim.datagram import Address
 from xrdsim.sim.iostats import IoPlan
-from xrdsim.sim.monitor import MonFile, MonSession, Monitor
+from xrdsim.sim.monitor import MonFile, Monitor, MonSession
 from xrdsim.sim.nic import Flow, Octets
 from xrdsim.sim.site import ServerSpec, Site
 from xrdsim.sim.sockets import dest_address
+from xrdsim.sim.summary import report_payload
 from xrdsim.wire import Dialect
 
 if TYPE_CHECKING:
     from xrdsim.sim.run import RunContext
+
+
+#: Payload of an open request at a redirector and of its kXR_redirect answer (+ host, + path).
+REDIRECT_REQUEST = 24 + 16
+REDIRECT_RESPONSE = 8 + 4
 
 
 def version_tuple(ver: str) -> tuple[int, ...]:
@@ -110,7 +116,7 @@ class Server:
 
     def _monitor(self, t: float) -> Monitor:
         self.monitor = Monitor(self.ctx.cfg.monitor, self.ctx.cfg.dialect, int(self.wire_base() + t),
-                               self.monitor_sid(), self.wire_base(), "")
+                               self.monitor_sid(), self.wire_base(), "", t)
         self.monitor.ident_text = self.ident_text()
         return self.monitor
 
@@ -119,14 +125,14 @@ class Server:
         if self.ctx.cfg.monitor.ident_s >= 0:
             self.monitor.ident(t)
         self.flush()
-        for proc in (fstat_timer, ident_timer, report_timer):
+        for proc in (fstat_timer, ident_timer, report_timer, flush_timer, io_timer):
             self.ctx.env.process(proc(self, self.incarnation))
 
     def restart(self, t: float, downtime_s: float) -> list[Transfer]:
-        """Stop and restart: the pending f buffer still goes out, open files are lost (no
-        close, no DISC); then a new pid, stod, dictid and pseq counters."""
-        if self.monitor.fbuf:
-            self.monitor.fstat_tick(t)
+        """Stop and restart: the pending f, shared t, r and g buffers still go out, open files
+        and session buffers are lost (no close, no DISC); then a new pid, stod, dictid and pseq
+        counters."""
+        self.monitor.stop(t)
         lost = [x for c in self.conns.values() for x in c.transfers.values()]
         self.conns.clear()
         self.incarnation += 1
@@ -149,7 +155,7 @@ class Server:
         """``prot/user.pid:sid@host`` (spec §3.2); pid = session id from 5.6.5 on."""
         self.sessions += 1
         pid = self.sessions if self.new_session_ids else client_pid
-        return f"{prot}/{login}.{pid}:{self.monitor_sid()}@{host}"
+        return f"{prot}/{login}.{pid}:{self.monitor.sid}@{host}"
 
     def connect(self, t: float, userid: str, login_info: str | None, info: object) -> Conn:
         """A client logged in (``u``)."""
@@ -202,6 +208,16 @@ class Server:
         self.flush()
         return closed
 
+    def redirect(self, t: float, conn: Conn, op: int, target: "Server", path: str) -> None:
+        """As a redirector: send ``conn``'s client to ``target`` for ``path`` (r-stream, §6);
+        the request and the redirect response cross this host's NIC."""
+        self.monitor.redirect(t, conn.mon, op, target.spec.host.name, target.spec.port, path)
+        down, up = REDIRECT_RESPONSE + len(target.spec.host.name), REDIRECT_REQUEST + len(path)
+        self.ctx.nic.finish(Flow(self.octets, self.ctx.uplinks_for(conn.info), None, down, up, t, t))
+        conn.out_bytes += down
+        conn.in_bytes += up
+        self.flush()
+
     def crash_io(self, t: float, xfer: Transfer) -> None:
         """The client died at ``t``: its I/O and flow stop there (no close follows)."""
         xfer.mf.t_stop = t
@@ -232,12 +248,12 @@ class Server:
 
     def flush(self) -> None:
         """Hand the monitor's packets to the sockets."""
-        if not self.monitor.out:
+        mon = self.monitor
+        if not mon.out:
             return
-        uplink = self.ctx.uplinks[self.site.index]
-        for e in self.monitor.drain():
-            self.ctx.outbox.send(e.t, self.src[e.dest], self.dst[e.dest], e.payload,
-                                 (self.name, e.group, e.code, e.pseq), (self.octets, uplink))
+        octets, src, dst, send = (self.octets, self.ctx.uplinks[self.site.index]), self.src, self.dst, self.ctx.outbox.send
+        for e in mon.drain():
+            send(e.t, src[e.dest], dst[e.dest], e.payload, (self.name, e.group, e.code, e.pseq), octets)
 
     def send_report(self, t: float, payload: bytes) -> None:
         """Send one summary report from the report socket."""
@@ -271,6 +287,20 @@ def fstat_timer(srv: Server, inc: int) -> Iterator:
         yield from _every(srv, inc, period, srv.monitor.fstat_tick)
 
 
+def flush_timer(srv: Server, inc: int) -> Iterator:
+    """``flush T``: the shared t buffer, the r buffers and the g-stream (spec §1.2, §5.4, §6, §7.1)."""
+    mon = srv.monitor
+    if mon.trace.shared is not None or mon.rdests or mon.gdests:
+        yield from _every(srv, inc, srv.ctx.cfg.monitor.flush_s, mon.flush_tick)
+
+
+def io_timer(srv: Server, inc: int) -> Iterator:
+    """With ``flush io``: session buffers caught up every window, so age flushes are timely."""
+    mon = srv.monitor
+    if mon.trace.iodests and srv.ctx.cfg.monitor.flush_io_s > 0:
+        yield from _every(srv, inc, mon.window_s, mon.io_tick)
+
+
 def ident_timer(srv: Server, inc: int) -> Iterator:
     """``=`` every ``ident`` seconds (0 = only at start, negative = off)."""
     period = srv.ctx.cfg.monitor.ident_s
@@ -282,9 +312,8 @@ def report_timer(srv: Server, inc: int) -> Iterator:
     """``xrd.report`` every ``every`` seconds."""
     rep = srv.ctx.cfg.report
     if rep.host:
-        from xrdsim.sim.summary import report_payload
-
         yield from _every(srv, inc, rep.every_s, lambda t: srv.send_report(t, report_payload(srv, t)))
 
 
-__all__ = ["Conn", "LinkTotals", "Server", "Transfer", "fstat_timer", "ident_timer", "report_timer", "version_tuple"]
+__all__ = ["Conn", "LinkTotals", "Server", "Transfer", "flush_timer", "fstat_timer", "ident_timer", "io_timer", "report_timer",
+           "version_tuple"]

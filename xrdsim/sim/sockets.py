@@ -40,16 +40,16 @@ class Outbox:
 
     def send(self, t: float, src: Address, dst: Address, payload: bytes, meta: tuple, octets: tuple[Octets, Octets | None]) -> None:
         """Queue one datagram; ``meta`` = (server, group, code, pseq) for truth."""
-        ident = self.next_id
+        ident, size = self.next_id, len(payload)
         self.next_id += 1
         self.queue.append(Datagram(t, src, dst, payload, None, ident))
-        self.nic.datagram(octets[0], octets[1], len(payload))
+        self.nic.datagram(octets[0], octets[1], size)
         self.sent += 1
-        self.sent_bytes += len(payload)
+        self.sent_bytes += size
         if self.carried:
-            self.pending[ident] = (t, *meta, len(payload))
+            self.pending[ident] = (t, *meta, size)
         else:
-            self.truth.add("datagrams", DatagramRow(ident, t, *meta, len(payload), "sent", ""))
+            self.truth.add("datagrams", DatagramRow(ident, t, *meta, size, "sent", ""))
 
     def fate(self, ident: int, fate: Fate, cause: str) -> None:
         """The path's verdict on datagram ``ident`` (a ``net.FateRecorder``)."""

@@ -1,8 +1,6 @@
-"""The truth log of a run: transfers, datagrams, faults and counters as frozen rows.
-
-Tables follow DESIGN.md's Truth contract; times in truth rows are unix seconds (float).
-Rows stay in memory unless a ``stream_dir`` is given: then each table is appended to its
-Parquet file batch by batch, so memory stays flat in scenario length.
+"""The truth log of a run: transfers, datagrams, faults and counters as slotted rows (not
+frozen where there are millions: STYLE §7.4), per DESIGN.md's Truth contract, times in unix
+seconds. With a ``stream_dir`` each table goes to its Parquet file batch by batch.
 """
 
 from __future__ import annotations
@@ -10,13 +8,14 @@ from __future__ import annotations
 import dataclasses
 import typing
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TransferRow:
     """One file open as the monitoring should report it; ``payload_*`` = TCP payload moved."""
 
@@ -51,7 +50,7 @@ class TransferRow:
     payload_out_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DatagramRow:
     """One emitted datagram: who sent it, its counter group and pseq, and its fate."""
 
@@ -77,7 +76,7 @@ class FaultRow:
     parameters: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CounterRow:
     """Cumulative interface counters at ``t``; ``kind`` host or uplink."""
 
@@ -105,7 +104,7 @@ def arrow_schema(row_type: type) -> pa.Schema:
 
 def _table(row_type: type, rows: list) -> pa.Table:
     names = [f.name for f in dataclasses.fields(row_type)]
-    return pa.table({n: [getattr(r, n) for r in rows] for n in names}, schema=arrow_schema(row_type))
+    return pa.table({n: list(map(attrgetter(n), rows)) for n in names}, schema=arrow_schema(row_type))
 
 
 class Truth:
@@ -120,13 +119,14 @@ class Truth:
         self.faults: list[FaultRow] = []
         self.counters: list[CounterRow] = []
         self.totals: dict[str, int] = dict.fromkeys(TABLES, 0)
+        self._rows: dict[str, list] = {t: getattr(self, t) for t in TABLES}
         self.stream_dir = Path(stream_dir) if stream_dir is not None else None
         self.batch_rows = batch_rows
         self._writers: dict[str, pq.ParquetWriter] = {}
 
     def add(self, table: str, row: object) -> None:
         """Append one row to ``table`` (flushing a batch to disk when streaming)."""
-        rows = getattr(self, table)
+        rows = self._rows[table]
         rows.append(row)
         self.totals[table] += 1
         if self.stream_dir is not None and len(rows) >= self.batch_rows:

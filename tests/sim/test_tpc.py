@@ -1,0 +1,59 @@
+"""Third-party copies (spec §7.1, §7.3): the destination's TPC g-stream ``P`` records agree
+with the truth of the pull (source read, destination write), the g header is walked by hand,
+and each provider counts its own pseq from 1."""
+
+from __future__ import annotations
+
+import json
+import struct
+from datetime import UTC, datetime
+
+import pytest
+
+from xrdsim.sim import DestConfig, DestEvent, MonitorConfig, SimConfig, WorkloadConfig, simulate
+
+MON = MonitorConfig(fstat_s=60, lfn=True, ops=True, flush_s=300, gbuff_bytes=4096,
+                    dests=[DestConfig("192.0.2.1", 9930, [DestEvent.FSTAT, DestEvent.USER, DestEvent.TPC])])
+CFG = SimConfig(seed=4, duration_s=3600, site_count=3, servers_per_site=1, monitor=MON,
+                workload=WorkloadConfig(jobs_per_hour=120, tpc=0.6, files_per_vo=50, users_per_vo=3, median_size_bytes=200_000_000))
+
+
+def iso(text: str) -> float:
+    """XRootD's TPC time: the digits after the dot are microseconds printed with %03u."""
+    head, frac = text.rstrip("Z").split(".")
+    return datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp() + int(frac) / 1e6
+
+
+@pytest.fixture(scope="module")
+def out():
+    run = simulate(CFG)
+    return run, list(run.datagrams())
+
+
+def test_tpc_records_agree_with_the_pull(out, walk):
+    run, dgrams = out
+    host_of = {s.spec.host.ip4: s.spec.host.name for s in run.ctx.servers}
+    writes = [r for r in run.truth.transfers if r.tpc and r.client_host not in host_of.values()]
+    reads = {(r.server, r.client_host, r.lfn) for r in run.truth.transfers if r.tpc and r.client_host in host_of.values()}
+    seen, last_pseq = 0, {}
+    for d in dgrams:
+        code, pseq, plen, stod = walk.header(d.payload)
+        if code != "g":
+            continue
+        t_beg, t_end, provider = struct.unpack_from("!iiB", d.payload, 8)
+        assert chr(provider) == "P" and d.payload[17] == 0 and d.payload[-1] == 0 and plen <= 4096
+        assert pseq == last_pseq.get((d.src, stod), 0) + 1
+        last_pseq[(d.src, stod)] = pseq
+        recs = [json.loads(r) for r in d.payload[24:-1].decode().split("\n")]
+        assert (t_beg, t_end) == (int(iso(recs[0]["Xeq"]["End"])), int(iso(recs[-1]["Xeq"]["End"])))
+        for rec in recs:
+            dst_host, dst_path = rec["Dst"].removeprefix("root://").split("/", 1)
+            src_host, src_path = rec["Src"].removeprefix("root://").split("/", 1)
+            assert dst_host == f"{host_of[d.src[0]]}:1094" and src_path == dst_path
+            w, = (w for w in writes if (w.server, w.lfn) == (host_of[d.src[0]], dst_path) and abs(iso(rec["Xeq"]["Beg"]) - w.open_time) < 2e-6)
+            assert (rec["Size"], rec["Xeq"]["RC"], rec["Xeq"]["Type"]) == (w.write_bytes, 0, "pull")
+            assert abs(iso(rec["Xeq"]["End"]) - w.close_time) < 2e-6
+            assert (src_host.split(":")[0], host_of[d.src[0]], dst_path) in reads
+            seen += 1
+    finished = sum(r.close_kind == "explicit" for r in writes)
+    assert seen == finished > 20 and max(last_pseq.values()) > 1

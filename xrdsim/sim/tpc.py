@@ -1,0 +1,35 @@
+"""The TPC g-stream record (provider ``P``) a destination server writes when a third-party
+copy it pulled ends (spec §7.3, ``XrdXrootdTpcMon``): who asked, when, how it ended, the
+source and destination URLs and the bytes moved. Builds the record; never buffers it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from xrdsim.wire import TpcRecord, encode_tpc_record
+
+#: xrdcp --tpc pulls with one stream unless told otherwise.
+TPC_STREAMS = 1
+#: ``RC`` of a copy that did not end with the client's close (XRootD reports the errno).
+RC_ABORTED = 104
+
+
+def tpc_url(host: str, port: int, lfn: str) -> str:
+    """``root://host:port//lfn``: a local path as XRootD 5.5+ prints it in TPC records."""
+    return f"root://{host}:{port}/{lfn}"
+
+
+def utc(t_unix: float) -> datetime:
+    """A wire time as the aware UTC datetime the codec formats."""
+    return datetime.fromtimestamp(t_unix, tz=UTC)
+
+
+def tpc_text(client: str, begin: float, end: float, ok: bool, ipv6: bool, src: str, dst: str, size: int) -> str:
+    """The ``P`` record of a pull from ``src`` to ``dst`` between unix times ``begin`` and ``end``."""
+    rec = TpcRecord("xroot", client, utc(begin), utc(end), 0 if ok else RC_ABORTED, TPC_STREAMS, "pull",
+                    6 if ipv6 else 4, src, dst, size)
+    return encode_tpc_record(rec)
+
+
+__all__ = ["RC_ABORTED", "TPC_STREAMS", "tpc_text", "tpc_url", "utc"]
