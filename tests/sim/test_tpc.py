@@ -57,3 +57,22 @@ def test_tpc_records_agree_with_the_pull(out, walk):
             seen += 1
     finished = sum(r.close_kind == "explicit" for r in writes)
     assert seen == finished > 20 and max(last_pseq.values()) > 1
+
+
+def test_tpc_bytes_cross_the_destination_nic_once(out):
+    # The pull moves the bytes source → destination once: the source's read flow books
+    # them on both NICs, the destination's local writer books nothing.
+    run, _ = out
+    servers = {s.spec.host.name for s in run.ctx.servers}
+    last = {}
+    for row in run.truth.counters:
+        if row.kind == "host" and row.name in servers and row.t >= last.get(row.name, row).t:
+            last[row.name] = row
+    rx = sum(r.rx_payload_bytes for r in last.values())
+    tx = sum(r.tx_payload_bytes for r in last.values())
+    tpc_src = [t for t in run.truth.transfers if t.tpc and t.client_host in servers]
+    tpc_dst = [t for t in run.truth.transfers if t.tpc and t.client_host not in servers]
+    plain = [t for t in run.truth.transfers if not t.tpc]
+    assert tpc_src and tpc_dst
+    assert rx == sum(t.payload_in_bytes for t in plain) + sum(t.payload_out_bytes + t.payload_in_bytes for t in tpc_src)
+    assert tx == sum(t.payload_out_bytes for t in plain) + sum(t.payload_in_bytes + t.payload_out_bytes for t in tpc_src)

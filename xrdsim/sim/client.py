@@ -173,7 +173,10 @@ def open_file(ctx: "RunContext", job: Job, conn, fa: FileAccess, first: bool) ->
     down, up = transfer_payload(fa.plan, job.proto, fa.lfn)
     if first and job.proto == "xroot":
         down, up = down + XROOT_SESSION[0], up + XROOT_SESSION[1]
-    flow = Flow(job.server.octets, ctx.uplinks_for(job), job.remote, down, up, now, now + fa.duration_s)
+    if job.tpc_source is None:
+        flow = Flow(job.server.octets, ctx.uplinks_for(job), job.remote, down, up, now, now + fa.duration_s)
+    else:  # the pulled bytes are booked on this NIC by the source's read flow (remote=dst)
+        flow = Flow(None, (), None, down, up, now, now + fa.duration_s)
     fsz = 0 if fa.rw else fa.size
     return job.server.open(now, conn, fa.lfn, fsz, fa.rw, fa.plan, now + fa.duration_s, flow, ctx.next_transfer())
 

@@ -59,9 +59,13 @@ class Octets:
 
 @dataclass(slots=True)
 class Flow:
-    """One TCP connection's data: ``down`` bytes server→client, ``up`` client→server."""
+    """One TCP connection's data: ``down`` bytes server→client, ``up`` client→server.
 
-    server: Octets
+    ``server`` is None for a connection that never leaves the host (a TPC destination's
+    local writer): its bytes crossed the NIC once already, on the pull from the source.
+    """
+
+    server: Octets | None
     uplinks: tuple[Octets, ...]
     remote: Octets | None
     down: int
