@@ -102,7 +102,8 @@ def test_old_16_byte_tod_and_unpadded_open_decode():
     data = struct.pack("!BBHi", ord("f"), 0, 8 + len(body), 5) + body
     pkt = decode(data)
     assert pkt.tod.sid is None
-    assert pkt.records == [FileOpen(3, 99, False, 4, "/store/x")]
+    assert pkt.records == [FileOpen(3, 99, False, 4, "/store/x", padded=False)]
+    assert encode(pkt) == data  # the dCache bytes come back as they were
 
 
 def test_close_size_must_match_its_flags():
@@ -150,6 +151,7 @@ ssq = st.builds(FileSSQ, finite, finite, finite, finite)
 opens = st.one_of(
     st.builds(FileOpen, u32, i64, st.booleans()),
     st.builds(FileOpen, u32, i64, st.booleans(), u32, lfn),
+    st.builds(FileOpen, u32, i64, st.booleans(), u32, lfn.filter(bool), st.just(False)),
 )
 closes = st.one_of(
     st.builds(FileClose, u32, i64, i64, i64, st.booleans()),

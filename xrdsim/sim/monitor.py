@@ -199,7 +199,8 @@ class Monitor:
         session.files[file_id] = mf
         self.files[file_id] = mf
         if self.fdests:
-            rec = FileOpen(file_id, fsz, rw, session.user_dictid, lfn) if self.cfg.lfn else FileOpen(file_id, fsz, rw)
+            padded = self.dialect is not Dialect.DCACHE  # the dCache plugin writes no NUL padding
+            rec = FileOpen(file_id, fsz, rw, session.user_dictid, lfn, padded) if self.cfg.lfn else FileOpen(file_id, fsz, rw)
             self._frecord(t, rec)
         return mf
 

@@ -113,13 +113,17 @@ class FileTOD:
 @dataclass(slots=True)
 class FileOpen:
     """``XrdXrootdMonFileOPN`` (spec §4.4): file dictid, size at open, opened for update,
-    and — only with ``lfn`` — the user dictid (0 when ``user`` monitoring is off) and path."""
+    and — only with ``lfn`` — the user dictid (0 when ``user`` monitoring is off) and path.
+
+    ``padded`` False is the dCache plugin's OPEN: recSize 20 + len(lfn), no NULs after it.
+    """
 
     file_id: int
     fsz: int
     rw: bool = False
     user: int | None = None
     lfn: str | None = None
+    padded: bool = True
 
     REC_TYPE: ClassVar[int] = RecType.IS_OPEN
 
@@ -196,8 +200,9 @@ def _decode_open(buf: bytes, off: int, flag: int, size: int, index: int) -> File
     _, _, _, fid, fsz, user = OPEN_LFN.unpack_from(buf, off)
     raw = buf[off + 20 : off + size]
     nul = raw.find(b"\x00")
-    lfn = (raw if nul < 0 else raw[:nul]).decode("utf-8", "surrogateescape")
-    return FileOpen(fid, fsz, bool(flag & _HAS_RW), user, lfn)
+    path = raw if nul < 0 else raw[:nul]
+    lfn = path.decode("utf-8", "surrogateescape")
+    return FileOpen(fid, fsz, bool(flag & _HAS_RW), user, lfn, size == open_rec_size(len(path)))
 
 
 def _decode_close(buf: bytes, off: int, flag: int, size: int, index: int) -> FileClose:
@@ -270,8 +275,9 @@ def decode_fstream(data: memoryview | bytes, header: Header) -> FstreamPacket:
                 _, _, _, fid, fsz, user = OPEN_LFN.unpack_from(buf, off)
                 raw = buf[off + 20 : off + size]
                 nul = raw.find(0)
-                lfn = (raw if nul < 0 else raw[:nul]).decode("utf-8", "surrogateescape")
-                append(FileOpen(fid, fsz, flag & _HAS_RW != 0, user, lfn))
+                path = raw if nul < 0 else raw[:nul]
+                padded = size == (28 + len(path)) & ~3  # open_rec_size, inlined
+                append(FileOpen(fid, fsz, flag & _HAS_RW != 0, user, path.decode("utf-8", "surrogateescape"), padded))
             else:
                 append(_decode_open(buf, off, flag, size, len(records)))
         elif rtype == _XFR:
@@ -300,36 +306,40 @@ def open_rec_size(lfn_bytes: int) -> int:
     return (20 + lfn_bytes + 8) & ~3
 
 
+def _open_size(path: bytes, padded: bool) -> int:
+    return open_rec_size(len(path)) if padded else 20 + len(path)
+
+
 def _encode_open(rec: FileOpen) -> bytes:
-    flag = OpenFlag.HAS_RW if rec.rw else 0
+    flag = _HAS_RW if rec.rw else 0
     if rec.lfn is None:
-        return OPEN_NOLFN.pack(RecType.IS_OPEN, flag, 16, rec.file_id, rec.fsz)
+        return OPEN_NOLFN.pack(_OPEN, flag, 16, rec.file_id, rec.fsz)
     path = rec.lfn.encode("utf-8", "surrogateescape")
-    if b"\x00" in path:
-        raise EncodeError("OPEN lfn holds a NUL")
-    size = open_rec_size(len(path))
-    head = OPEN_LFN.pack(RecType.IS_OPEN, flag | OpenFlag.HAS_LFN, size, rec.file_id, rec.fsz, rec.user or 0)
+    if b"\x00" in path or (not rec.padded and not path):
+        raise EncodeError("OPEN lfn holds a NUL" if path else "an unpadded OPEN needs an lfn")
+    size = _open_size(path, rec.padded)
+    head = OPEN_LFN.pack(_OPEN, flag | _HAS_LFN, size, rec.file_id, rec.fsz, rec.user or 0)
     return head + path + bytes(size - 20 - len(path))
 
 
 def _encode_close(rec: FileClose) -> bytes:
-    flag = CloseFlag.FORCED if rec.forced else 0
+    flag = _FORCED if rec.forced else 0
     xfr = (rec.file_id, rec.read, rec.readv, rec.write)
     if rec.ssq is not None:
         if rec.ops is None:
             raise EncodeError("CLOSE with SSQ needs OPS (spec §4.5)")
-        return CLOSE112.pack(RecType.IS_CLOSE, flag | CloseFlag.HAS_OPS | CloseFlag.HAS_SSQ, 112, *xfr, *rec.ops, *rec.ssq)
+        return CLOSE112.pack(_CLOSE, flag | _HAS_OPS | _HAS_SSQ, 112, *xfr, *rec.ops, *rec.ssq)
     if rec.ops is not None:
-        return CLOSE80.pack(RecType.IS_CLOSE, flag | CloseFlag.HAS_OPS, 80, *xfr, *rec.ops)
-    return CLOSE32.pack(RecType.IS_CLOSE, flag, 32, *xfr)
+        return CLOSE80.pack(_CLOSE, flag | _HAS_OPS, 80, *xfr, *rec.ops)
+    return CLOSE32.pack(_CLOSE, flag, 32, *xfr)
 
 
 def _encode_xfr(rec: FileXfr) -> bytes:
-    return XFR.pack(RecType.IS_XFR, 0, 32, rec.file_id, rec.read, rec.readv, rec.write)
+    return XFR.pack(_XFR, 0, 32, rec.file_id, rec.read, rec.readv, rec.write)
 
 
 def _encode_disc(rec: FileDisc) -> bytes:
-    return DISC.pack(RecType.IS_DISC, 0, 8, rec.user)
+    return DISC.pack(_DISC, 0, 8, rec.user)
 
 
 RECORD_ENCODERS: dict[type, Callable[..., bytes]] = {
@@ -353,7 +363,7 @@ def encode_record(rec: FileRecord) -> bytes:
 def record_size(rec: FileRecord) -> int:
     """The recSize ``rec`` will have on the wire (used by emitters to fill a buffer)."""
     if type(rec) is FileOpen:
-        return 16 if rec.lfn is None else open_rec_size(len(rec.lfn.encode("utf-8", "surrogateescape")))
+        return 16 if rec.lfn is None else _open_size(rec.lfn.encode("utf-8", "surrogateescape"), rec.padded)
     if type(rec) is FileClose:
         return 112 if rec.ssq is not None else 80 if rec.ops is not None else 32
     return 32 if type(rec) is FileXfr else 8
