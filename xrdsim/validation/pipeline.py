@@ -1,0 +1,132 @@
+"""``validate(capture, options)``: a site's own capture through the reference collector, its
+monitored bytes against the TCP payload of the data ports (same capture, or another) or
+against interface counters, plus configuration findings. Times each phase; writes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from collector import Collector, CollectorReport, SummarySample
+from collector.run import run_offline
+from collector.sinks import MemorySink
+from replay import CaptureStats, count_tcp_payload, read_datagrams
+from xrdsim.counters import read_counters
+from xrdsim.score import Bins
+from xrdsim.validation.compare import compare, verdicts
+from xrdsim.validation.findings import (
+    capture_findings,
+    collector_findings,
+    network_findings,
+    server_findings,
+)
+from xrdsim.validation.network import (
+    NetworkSide,
+    ValidationInputError,
+    counters_side,
+    tcp_side,
+)
+from xrdsim.validation.probe import MonitoringProbe
+from xrdsim.validation.result import ValidateOptions, Validation
+from xrdsim.validation.servers import ServerFacts, group_servers
+
+
+def _file(path: str, what: str) -> str:
+    if not Path(path).is_file():
+        raise ValidationInputError(f"{path}: no such {what}")
+    return path
+
+
+def make_bins(start: float, end: float, width_s: float) -> Bins:
+    """Bins of ``width_s`` aligned on multiples of it (as ``count_tcp_payload``'s) covering [start, end]."""
+    t0 = math.floor(start / width_s) * width_s
+    return Bins(t0, width_s, max(1, math.floor(end / width_s) - math.floor(start / width_s) + 1))
+
+
+def data_ports(servers: Sequence[ServerFacts], given: Sequence[int]) -> dict[int, str]:
+    """Port → where it came from: ``--data-port``, else the idents (and summary sources) of
+    the xrootd servers."""
+    if given:
+        return {p: "--data-port" for p in given}
+    return {s.port: f"{s.port_source} of {s.label}" for s in servers if s.port and s.pgm in ("xrootd", "")}
+
+
+def _collect(capture: str, options: ValidateOptions, probe: MonitoringProbe, stats: CaptureStats) -> tuple[MemorySink, CollectorReport]:
+    sink = MemorySink()
+    datagrams = read_datagrams(capture, ports=options.monitor_ports or None, stats=stats)
+    report = run_offline(probe.items(datagrams), Collector(options.collector), sink)
+    if not probe.datagrams:
+        ports = ", ".join(map(str, sorted(probe.other_udp))) or "none"
+        raise ValidationInputError(f"{capture}: no XRootD monitoring in the capture: {stats.udp} UDP datagrams to port(s) {ports}, "
+                                   f"none decodes as monitoring{_cut(stats)}")  # fmt: skip
+    return sink, report
+
+
+def _cut(stats: CaptureStats) -> str:
+    """A hint for messages when the snap length cut monitoring datagrams."""
+    return f"; {stats.truncated} UDP datagrams were cut by the snap length (capture with -s 0)" if stats.truncated else ""
+
+
+def _tcp(capture: str, options: ValidateOptions, servers: Sequence[ServerFacts], ports: dict[int, str],
+         span: tuple[float, float], stats: CaptureStats) -> tuple[NetworkSide, Bins]:
+    source = _file(options.tcp_capture, "capture") if options.tcp_capture else capture
+    if not ports:
+        raise ValidationInputError(f"{capture}: no data port known: no `=` ident or summary report names one; "
+                                   f"give --data-port (or --counters){_cut(stats)}")  # fmt: skip
+    acct = count_tcp_payload(source, set(ports), options.bin_s)
+    if not acct.tcp:
+        listed = ", ".join(map(str, sorted(ports)))
+        raise ValidationInputError(f"{source}: no TCP segment to or from data port(s) {listed}: capture with "
+                                   f"'or tcp port {min(ports)}', or give --tcp FILE or --counters")  # fmt: skip
+    times = [t for e in acct.endpoints for t, _ in e.bins]
+    bins = make_bins(min(span[0], *times), max(span[1], *times), options.bin_s)
+    return tcp_side(acct, servers, bins, source, ports), bins
+
+
+def _counters(options: ValidateOptions, servers: Sequence[ServerFacts], span: tuple[float, float]) -> tuple[NetworkSide, Bins]:
+    table = read_counters(_file(options.counters or "", "counters file"))
+    bins = make_bins(*span, options.bin_s)
+    return counters_side(table, servers, bins, span, options.overhead, options.interfaces or None), bins
+
+
+def _servers_of(side: NetworkSide, subject: str) -> list[str]:
+    return next((s.servers for s in side.subjects if s.label == subject), [])
+
+
+def validate(capture: str | Path, options: ValidateOptions | None = None, name: str | None = None) -> Validation:
+    """Validate the monitoring in ``capture`` against its network side.
+
+    >>> v = validate("mon.pcap", ValidateOptions(data_ports=(1094,)))  # doctest: +SKIP
+    >>> v.passed, [(c.subject, c.direction.value, round(c.ratio, 4)) for c in v.comparisons]  # doctest: +SKIP
+    (True, [('xrootd-01:1094', 'in', 0.9989), ('xrootd-01:1094', 'out', 0.9991)])
+
+    Raises ReplayInputError for a capture that cannot be read, CountersInputError for a bad
+    counters file, ValidationInputError for a capture without monitoring, data port or TCP.
+    """
+    options = options or ValidateOptions()
+    capture = _file(str(capture), "capture")
+    phases: dict[str, float] = {}
+    start = time.perf_counter()
+    probe, stats = MonitoringProbe(), CaptureStats()
+    sink, report = _collect(capture, options, probe, stats)
+    servers = group_servers(probe.sockets.values())
+    ports = data_ports(servers, options.data_ports)
+    span = (probe.first_t or 0.0, probe.last_t or 0.0)
+    phases["collect"] = time.perf_counter() - start
+    start = time.perf_counter()
+    side, bins = _counters(options, servers, span) if options.counters else _tcp(capture, options, servers, ports, span, stats)
+    phases["network"] = time.perf_counter() - start
+    samples = [e for e in sink.events if type(e) is SummarySample]
+    comparisons = compare(side, sink.records, samples, servers, bins)
+    active = {label for c in comparisons if c.has_traffic for label in _servers_of(side, c.subject)}
+    findings = (capture_findings(stats, dict(probe.other_udp)) + server_findings(servers, span[1] - span[0], active)
+                + collector_findings(report, servers) + network_findings(side))  # fmt: skip
+    labels = {f"{ip}:{port}": s.label for s in servers for ip, port in (k.address for k in s.sockets)}
+    return Validation(name or Path(capture).stem, capture, options, side.method, bins, servers, comparisons,
+                      verdicts(comparisons, options.tolerance), findings, sink.records, report, stats, ports, labels, span, phases)  # fmt: skip
+
+
+__all__ = ["data_ports", "make_bins", "validate"]
