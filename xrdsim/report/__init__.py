@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from xrdsim.report.document import Section, sections
+from xrdsim.report.document import Section, Table, fmt, sections
 from xrdsim.report.htmlpage import render_html
 from xrdsim.report.junit import render_junit
 from xrdsim.report.markdown import render_markdown
-from xrdsim.report.score_json import render_score_json, score_document
+from xrdsim.report.score_json import clean_json, render_score_json, score_document
 from xrdsim.report.terminal import render_terminal
 
 #: format value (``ReportFormat``) → (file name, writer of the run result and its sections).
@@ -44,4 +44,4 @@ def write_reports(result: Any, out_dir: str | Path) -> list[Path]:
     return written
 
 
-__all__ = ["WRITERS", "render_html", "render_junit", "render_markdown", "render_score_json", "render_terminal", "score_document", "write_reports"]
+__all__ = ["WRITERS", "Section", "Table", "clean_json", "fmt", "render_html", "render_junit", "render_markdown", "render_score_json", "render_terminal", "score_document", "write_reports"]

@@ -14,11 +14,12 @@ def _num(x: Any) -> Any:
     return None if isinstance(x, float) and (math.isnan(x) or math.isinf(x)) else x
 
 
-def _clean(obj: Any) -> Any:
+def clean_json(obj: Any) -> Any:
+    """JSON-ready: NaN and infinities become null, tuples lists, keys strings."""
     if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
+        return {str(k): clean_json(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [clean_json(v) for v in obj]
     return _num(obj)
 
 
@@ -32,7 +33,7 @@ def score_document(result: Any) -> dict[str, Any]:
         metrics.append({"name": m.name, "value": m.value, "unit": m.unit, "description": m.description,
                         "expectation": v.expectation if v else None, "passed": v.passed if v else None,
                         "reason": v.reason if v else None})  # fmt: skip
-    return _clean({
+    return clean_json({
         "scenario": sc.name, "source": sc.source, "seed": sc.seed, "duration_s": sc.sim.duration_s,
         "collector": sc.collector.mode.value, "passed": result.passed,
         "failures": [{"name": v.name, "value": v.value, "expectation": v.expectation, "reason": v.reason} for v in result.failures],

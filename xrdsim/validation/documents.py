@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from xrdsim.report import render_html, render_junit, render_markdown
-from xrdsim.report.document import Section, Table, fmt
+from xrdsim.report import Section, Table, clean_json, fmt
 from xrdsim.score import Metric, ScoreCard, SiteScore, VolumeSeries
 from xrdsim.validation.compare import Comparison, ratio, server_label
 from xrdsim.validation.findings import sessions_never_closed
@@ -31,15 +31,6 @@ HOW = ("**How we compare.** *in* is the bytes into the server (client writes), c
        "server sits a little below 1 (the pgwrite CRCs are in write_bytes already); counters are first inverted "
        "to payload through the TCP/IP overhead model. A direction passes when |1 − ratio| is within the tolerance; "
        "directions where neither side saw a byte are not judged.")  # fmt: skip
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-ready: NaN and infinities become null, tuples lists."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return None if isinstance(obj, float) and not math.isfinite(obj) else obj
 
 
 def metrics(v: Validation) -> list[Metric]:
@@ -71,7 +62,7 @@ def score_document(v: Validation) -> dict[str, Any]:
              "passed": passed.get(m.name), "reason": verdicts[m.name].reason if m.name in verdicts else None}
             for m in metrics(v)]  # fmt: skip
     ended = v.report.records_by_ended
-    return _clean({
+    return clean_json({
         "validation": v.name, "capture": v.capture, "passed": v.passed, "tolerance": v.options.tolerance,
         "network_side": v.method, "span": list(v.span), "bin_s": v.bins.width_s, "data_ports": v.data_ports,
         "failures": [{"name": x.name, "value": x.value, "expectation": x.expectation, "reason": x.reason} for x in v.failures],
