@@ -86,7 +86,11 @@ def _guess(magic: bytes) -> str:
 @contextmanager
 def _mapped(path: FilePath) -> Iterator[Buffer]:
     """The whole file as a read-only buffer: mapped when possible, read otherwise (pipes)."""
-    with open(path, "rb") as fh:
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:  # missing, a folder, no permission: the user's file, one line
+        raise ReplayInputError(path, f"cannot read: {exc.strerror or exc}") from None
+    with fh:
         try:
             mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         except (ValueError, OSError):  # empty file, or not mappable

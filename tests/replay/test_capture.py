@@ -296,3 +296,11 @@ def test_capture_of_only_tcp_raises_with_the_counts(scapy_pcap):
     with pytest.raises(ReplayInputError, match="without any UDP datagrams .*tcp=4"):
         list(read_datagrams(scapy_pcap(pkts), stats=stats))
     assert (stats.frames, stats.tcp, stats.udp) == (4, 4, 0)
+
+
+@pytest.mark.parametrize("make", [lambda d: d / "missing.pcap", lambda d: d])
+def test_unreadable_path_is_an_input_error(tmp_path, make):
+    path = make(tmp_path)
+    with pytest.raises(ReplayInputError) as info:
+        list(read_datagrams(path))
+    assert str(path) in str(info.value) and "cannot read" in str(info.value)
