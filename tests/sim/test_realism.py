@@ -6,13 +6,11 @@ same f-stream records (types, flags, sizes, byte counts) in the same order."""
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import pytest
 
 from xrdsim.sim import DestConfig, DestEvent, JobConfig, MonitorConfig, ReportConfig, SimConfig, SiteConfig, WorkloadConfig, simulate
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real-xrootd-5.5.3"
 START = 1795912899
 DEST1, DEST2, REPORT = 21985, 21986, 21987
 SERVER_PORT = 21885
@@ -29,24 +27,6 @@ JOBS = [
     (3.285, "read", "/file5.bin", 8501025, 0.03),
     (3.285, "read", "/file4.bin", 2201016, 0.01),
 ]
-
-
-def read_pcap(path: Path) -> list[tuple[float, int, int, bytes]]:
-    """(time, sport, dport, UDP payload) of each IPv4/UDP frame of a classic pcap."""
-    data = path.read_bytes()
-    endian = "<" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">"
-    linktype = struct.unpack_from(endian + "I", data, 20)[0]
-    l2 = {1: 14, 0: 4, 101: 0, 113: 16}[linktype]
-    out, off = [], 24
-    while off + 16 <= len(data):
-        sec, usec, incl, _ = struct.unpack_from(endian + "IIII", data, off)
-        ip = data[off + 16 + l2 : off + 16 + incl]
-        off += 16 + incl
-        if ip[9] == 17:
-            ihl = (ip[0] & 15) * 4
-            sport, dport, ulen = struct.unpack_from("!HHH", ip, ihl)
-            out.append((sec + usec / 1e6, sport, dport, ip[ihl + 8 : ihl + ulen]))
-    return out
 
 
 def f_records(payload: bytes) -> tuple[tuple[int, int, int, int], list[tuple[int, int, int, bytes]]]:
@@ -77,11 +57,8 @@ def capture_like_config(duration_s: float = 9.0) -> SimConfig:
 
 
 @pytest.fixture(scope="module")
-def real() -> list[tuple[float, int, int, bytes]]:
-    path = FIXTURES / "monitoring.pcap"
-    if not path.exists():
-        pytest.skip(f"fixture {path} not present")
-    first = read_pcap(path)
+def real(real_capture) -> list[tuple[float, int, int, bytes]]:
+    first = real_capture
     server1 = {sp for _, sp, dp, pl in first if pl[:1] == b"=" and b"port=21885" in pl}
     summary1 = {sp for _, sp, dp, pl in first if dp == REPORT and b'src="vm:21885"' in pl}
     return [(t - START, dp, pl[1], pl) for t, sp, dp, pl in first if (sp in server1 or sp in summary1) and t - START < 9.0]
