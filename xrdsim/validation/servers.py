@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from collector.sources import split_hostport
 from xrdsim.validation.probe import SocketFacts, SummaryFacts
 
 #: Codes of detailed monitoring (``xrootd.monitor``), as opposed to summary reports.
@@ -57,8 +58,11 @@ class ServerFacts:
 
 
 def _split(hostport: str) -> tuple[str, int]:
-    host, _, port = hostport.rpartition(":")
-    return (host.strip("[]"), int(port)) if port.isdigit() else (hostport, 0)
+    """A summary ``src`` as (host, port); port 0 when it names none."""
+    try:
+        return split_hostport(hostport)
+    except ValueError:
+        return hostport, 0
 
 
 def _named(facts: SocketFacts) -> tuple[str, int, str, str, str] | None:
