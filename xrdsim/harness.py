@@ -327,13 +327,19 @@ COLLECTORS: dict[CollectorMode, Callable[..., Collected]] = {
 }
 
 
+def nic_overhead(scenario: Scenario) -> Overhead:
+    """The overhead model the scenario's NICs were simulated with, for inverting counters."""
+    nic = scenario.sim.nic
+    return Overhead(nic.mtu, nic.tcp_header_bytes, nic.ack_every)
+
+
 def score_inputs(sim: SimRun, got: Collected, scenario: Scenario) -> RunInputs:
     """The scorer's inputs from a finished simulation and a collector's output."""
     cfg, truth = scenario.sim, sim.truth
     return RunInputs(
         truth.transfers, truth.datagrams, truth.faults, truth.counters, got.records,
         float(cfg.start_time), cfg.duration_s, scenario.report.bin_s,
-        Overhead(cfg.nic.mtu, cfg.nic.tcp_header_bytes, cfg.nic.ack_every),
+        nic_overhead(scenario),
         got.groups, got.summaries, got.record_hosts,
     )  # fmt: skip
 
@@ -421,7 +427,7 @@ def score_saved(truth_dir: str | Path, records: str | Path, scenario: Scenario, 
     cfg = scenario.sim
     t0 = min((c.t for c in truth["counters"]), default=float(cfg.start_time))
     inputs = RunInputs(truth["transfers"], truth["datagrams"], truth["faults"], truth["counters"], got.records, t0,
-                       cfg.duration_s, scenario.report.bin_s, Overhead(cfg.nic.mtu, cfg.nic.tcp_header_bytes, cfg.nic.ack_every),
+                       cfg.duration_s, scenario.report.bin_s, nic_overhead(scenario),
                        got.groups, got.summaries, got.record_hosts)  # fmt: skip
     start = time.perf_counter()
     card = score_run(inputs)
