@@ -41,12 +41,9 @@ def summary_xml() -> list[bytes]:
     """Summary XML documents of the real capture (if the fixture is beside the repo)."""
     if not FIXTURE.exists():
         return []
-    import sys
+    from replay import read_datagrams
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import read_udp_payloads
-
-    return [p for _, _, _, p in read_udp_payloads(FIXTURE) if p[:1] == b"<"]
+    return [d.payload for d in read_datagrams(FIXTURE) if d.payload[:1] == b"<"]
 
 
 def measure(datagrams: list[bytes], seconds: float) -> tuple[int, float]:
