@@ -16,7 +16,7 @@ from pathlib import Path
 
 from xrdsim.wire import FileClose, FileDisc, FileOpen, FileOps, FileSSQ, FileXfr, FstreamPacket, MapPacket, decode, encode, make_tod
 
-FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/real-xrootd-5.5.3/monitoring.pcap"
+FIXTURE = Path(__file__).resolve().parents[1] / "tests/fixtures/real-xrootd-5.5.3/monitoring.pcap"
 
 
 def f_packet(rng: random.Random, pseq: int, n: int = 30) -> bytes:

@@ -15,7 +15,8 @@ settings.register_profile(
 )
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "real-xrootd-5.5.3"
+#: The real XRootD 5.5.3 capture, kept in the repository (tests/fixtures/real-xrootd-5.5.3/README.md).
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real-xrootd-5.5.3"
 
 
 def read_udp_payloads(path: Path) -> list[tuple[float, int, int, bytes]]:
@@ -38,21 +39,21 @@ def read_udp_payloads(path: Path) -> list[tuple[float, int, int, bytes]]:
 
 
 @pytest.fixture(scope="session")
+def real_dir() -> Path:
+    """The folder of the real capture: monitoring.pcap, capture.pcap, truth.csv."""
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
 def real_capture_path() -> Path:
-    """Path of the real capture's monitoring.pcap (skips when the fixture is absent)."""
-    path = FIXTURES / "monitoring.pcap"
-    if not path.exists():
-        pytest.skip(f"fixture {path} not present")
-    return path
+    """Path of the real capture's monitoring.pcap."""
+    return FIXTURES / "monitoring.pcap"
 
 
 @pytest.fixture(scope="session")
 def real_capture() -> list[tuple[float, int, int, bytes]]:
-    """The monitoring datagrams of the real XRootD 5.5.3 capture in shared/fixtures."""
-    path = FIXTURES / "monitoring.pcap"
-    if not path.exists():
-        pytest.skip(f"fixture {path} not present")
-    return read_udp_payloads(path)
+    """The monitoring datagrams of the real XRootD 5.5.3 capture."""
+    return read_udp_payloads(FIXTURES / "monitoring.pcap")
 
 
 @pytest.fixture(scope="session")

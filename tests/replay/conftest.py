@@ -1,4 +1,4 @@
-"""Fixtures of the replay tests: the real XRootD 5.5.3 capture folder and a scapy pcap writer
+"""Fixtures of the replay tests: a scapy pcap writer
 (an independent implementation of the formats ``replay`` reads)."""
 
 from __future__ import annotations
@@ -7,17 +7,6 @@ import itertools
 from pathlib import Path
 
 import pytest
-
-REAL = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real-xrootd-5.5.3"
-
-
-@pytest.fixture(scope="session")
-def real_dir() -> Path:
-    """The folder of monitoring.pcap, capture.pcap and truth.csv."""
-    if not (REAL / "capture.pcap").exists():
-        pytest.skip(f"fixture {REAL} not present")
-    return REAL
-
 
 @pytest.fixture
 def scapy_pcap(tmp_path):

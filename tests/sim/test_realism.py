@@ -1,4 +1,4 @@
-"""The simulator against the real XRootD 5.5.3 capture (shared/fixtures/real-xrootd-5.5.3):
+"""The simulator against the real XRootD 5.5.3 capture (tests/fixtures/real-xrootd-5.5.3):
 a one-server scenario configured like that server, with the same five uploads and five
 downloads, must send the same packet codes per destination, the same pseq grouping, the
 same f-stream records (types, flags, sizes, byte counts) in the same order."""

@@ -13,7 +13,6 @@ from types import SimpleNamespace
 
 import pytest
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real-xrootd-5.5.3"
 PCAP_HEADER = struct.Struct("<IHHiIII")
 RECORD = struct.Struct("<IIII")
 START = 1_700_000_000
@@ -62,14 +61,6 @@ def tcp_payload(frame: bytes, port: int) -> tuple[str, int] | None:
 def pcapio():
     """The helpers above: ``pcapio.records``, ``pcapio.write``, ``pcapio.tcp_payload``, ``pcapio.proto``."""
     return SimpleNamespace(records=pcap_records, write=write_records, tcp_payload=tcp_payload, proto=ip_proto)
-
-
-@pytest.fixture(scope="session")
-def real_dir() -> Path:
-    """The folder of monitoring.pcap, capture.pcap, truth.csv."""
-    if not (REAL / "capture.pcap").exists():
-        pytest.skip(f"fixture {REAL} not present")
-    return REAL
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """The codec against a real XRootD 5.5.3 server: byte-exact round trips and the f-stream
-totals against what the clients really moved (shared/fixtures/real-xrootd-5.5.3)."""
+totals against what the clients really moved (tests/fixtures/real-xrootd-5.5.3)."""
 
 from __future__ import annotations
 
