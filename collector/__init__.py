@@ -22,6 +22,7 @@ from collector.records import (
     SummarySample,
     TpcRecord,
     TransferRecord,
+    current_records,
 )
 from collector.report import CollectorReport
 from collector.sequence import GroupStats
@@ -41,4 +42,5 @@ __all__ = [
     "SummarySample",
     "TpcRecord",
     "TransferRecord",
+    "current_records",
 ]

@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 from collector.build import from_open
 from collector.records import Anomaly, AnomalyKind, Ended, Event
-from collector.state import ServerState, Tables
+from collector.state import OpenFile, ServerState, Tables
 
 
 def _victim(tables: Tables, server: ServerState, table: str) -> ServerState | None:
@@ -30,6 +30,24 @@ def evict_open(tables: Tables, server: ServerState, t: float, out: list[Event]) 
     tables.n_open -= 1
     tables.evicted["open_files"] += 1
     out.append(from_open(victim, of, Ended.EVICTED, False, t))
+    remember_expired(tables, victim, of)
+
+
+def remember_expired(tables: Tables, server: ServerState, of: OpenFile) -> None:
+    """``of`` was just recorded without its CLOSE (timeout, DISC, eviction): keep it so a
+    later XFR or CLOSE completes the same transfer as its next revision. Past
+    ``max_expired_files`` the oldest such memory goes (counted): its CLOSE would then
+    make a ``close_without_open`` record."""
+    of.revision += 1
+    if server.expired.pop(of.file_id, None) is None:
+        tables.n_expired += 1
+    server.expired[of.file_id] = of
+    if tables.n_expired > tables.cfg.max_expired_files:
+        victim = _victim(tables, server, "expired")
+        if victim is not None:
+            victim.expired.popitem(last=False)
+            tables.n_expired -= 1
+            tables.evicted["expired_files"] += 1
 
 
 def evict_session(tables: Tables, server: ServerState, t: float, out: list[Event]) -> None:

@@ -66,9 +66,13 @@ def transfer(
     times: tuple[float | None, float | None],
     how: tuple[Ended, bool, str],
     t_emitted: float,
+    revision: int = 0,
+    t_io: tuple[int, int] | None = None,
 ) -> TransferRecord:
     """One record. ``file`` = (dictid, lfn, size, opened rw, user dictid); ``moved`` = (read,
-    readv, write) bytes; ``times`` = (start, end); ``how`` = (ended, lost around, source)."""
+    readv, write) bytes; ``times`` = (start, end); ``how`` = (ended, lost around, source);
+    ``revision`` counts the records of this transfer emitted before; ``t_io`` = (read+readv,
+    write) summed from the t-stream's I/O entries."""
     u = user or _NOBODY
     fid, lfn, size, rw, user_dictid = file
     read, readv, write = moved
@@ -81,6 +85,7 @@ def transfer(
         start, end, None if start is None or end is None else end - start,
         ended, lost, source, lfn in server.tpc_paths if server.tpc_paths else False, t_emitted,
         user_dictid, u.auth_protocol, u.token_subject, u.experiment, u.activity, rw,
+        f"{server.key}/{fid}", revision, *(t_io or (None, None)),  # record_id: incarnation + file dictid
     )  # fmt: skip
 
 
@@ -90,5 +95,5 @@ def from_open(server: ServerState, of: OpenFile, ended: Ended, lost: bool, t_emi
     file = (of.file_id, of.lfn, of.size, of.rw, of.user)
     return transfer(
         server, server.user_for(of.user, of.file_id), file, (of.read, of.readv, of.write), NO_STATS,
-        (of.t_open, of.t_event), (ended, lost or server.f_epoch != of.epoch, "f"), t_emitted,
+        (of.t_open, of.t_event), (ended, lost or server.f_epoch != of.epoch, "f"), t_emitted, of.revision,
     )  # fmt: skip

@@ -27,6 +27,9 @@ class CollectorConfig:
     * ``session_ttl`` / ``server_ttl``: idle lifetimes of a session and an incarnation.
     * ``max_*``: table bounds; going past one evicts the oldest entry with a record
       (``ended=evicted``) or an anomaly, never silently.
+    * ``max_expired_files``: files recorded before their CLOSE (timeout, DISC without
+      CLOSE, eviction) remembered, so that a late XFR or CLOSE completes the
+      same transfer (next ``revision`` of its record) instead of a second one.
     """
 
     open_ttl: float = 3600.0
@@ -41,3 +44,4 @@ class CollectorConfig:
     max_sessions: int = 200_000
     max_servers: int = 10_000
     max_paths: int = 200_000
+    max_expired_files: int = 100_000

@@ -10,6 +10,7 @@ the module of its stream. ``feed`` never raises on any bytes: a ``DecodeError`` 
 from __future__ import annotations
 
 from collections import Counter
+from hashlib import blake2b
 from typing import Any, Callable
 
 from collector import streams
@@ -28,6 +29,7 @@ _BINARY = frozenset(b"=dfgiprtTuUx")
 _MAX_LOOSE = 1024
 _MAX_RETIRED = 20_000
 _MAX_SOCKETS = 64  # sender sockets per incarnation (XRootD uses one per destination)
+_F_DIGESTS = 1024  # recent f payloads per incarnation: copies to two destinations arrive together
 _ROUTES = streams.ROUTES
 
 
@@ -75,13 +77,23 @@ class Collector:
 
     def _admit(self, pkt: Any, group: str, sid_of: Callable[[Any], int | None], payload: bytes, src: Address, t: float, out: list[Event]) -> ServerState | None:
         """The incarnation of a binary packet, after its counter group has accounted it;
-        None for a duplicate or a datagram of an incarnation already replaced."""
+        None for a duplicate, the second copy of an f packet, or a datagram of an
+        incarnation already replaced.
+
+        A packet that carries a server id is routed by it (several servers may share one
+        sender socket, e.g. a capture replayed from one socket); one without (u/d maps) goes
+        where its socket's last server-id packet went."""
         sock = (src[0], src[1], pkt.stod)
+        sid = sid_of(pkt)
         server = self._sockets.get(sock)
-        if server is None or server.ended:
-            server = self._resolve(sid_of(pkt), sock, t, out)
+        if server is None or server.ended or (sid and sid != server.sid):  # not the socket's last server
+            server = self.tables.servers.get((str(sid), pkt.stod)) if sid else None
             if server is None:
-                return None
+                server = self._resolve(sid, sock, t, out)
+                if server is None:
+                    return None
+            else:
+                self._bind(sock, server)
         server.last_seen = t
         if sock not in server.sockets:  # past _MAX_SOCKETS senders share one group
             src = ("*", 0)
@@ -89,12 +101,33 @@ class Collector:
         verdict = grp.accept(pkt.pseq, hash(payload), t)
         if verdict == DUPLICATE:
             return None
+        if group == "f" and self._f_copy(server, grp, payload, src):
+            return None
         if verdict == GAP:
             if group == "f":
                 server.f_epoch += 1
             elif group == "map":
                 server.m_epoch += 1
         return server
+
+    @staticmethod
+    def _f_copy(server: ServerState, grp: SeqGroup, payload: bytes, src: Address) -> bool:
+        """XRootD sends one f packet byte for byte to every ``fstat`` destination: a copy
+        seen from another sender socket is counted (``copies``) and not applied again.
+        Only byte-identical payloads match (a 128-bit digest), never a look-alike."""
+        digest = blake2b(payload, digest_size=16).digest()
+        first = server.f_digests.get(digest)
+        if first is None:
+            server.f_digests[digest] = src
+            if len(server.f_digests) > _F_DIGESTS:
+                server.f_digests.popitem(last=False)
+            return False
+        if first == src:  # the same socket again, beyond the group's duplicate window
+            grp.received -= 1
+            grp.duplicated += 1
+        else:
+            grp.copies += 1
+        return True
 
     def _resolve(self, sid: int | None, sock: tuple[str, int, int], t: float, out: list[Event]) -> ServerState | None:
         """Find or start the incarnation (identity = sid, else sender IP; plus stod)."""
@@ -110,14 +143,19 @@ class Collector:
             if current is not None:
                 out.append(Anomaly(AnomalyKind.SERVER_RESTART, current.key, f"new stod {stod}", t))
                 self._end(current, Ended.SERVER_RESTART, t, out)
-            server = self._start(identity, sock, t, out)
-        if len(server.sockets) < _MAX_SOCKETS:  # spoofed source ports cannot grow the tables
-            self._sockets[sock] = server
-            server.sockets.add(sock)
+            server = self._start(identity, sid, sock, t, out)
+        self._bind(sock, server)
         return server
 
-    def _start(self, identity: str, sock: tuple[str, int, int], t: float, out: list[Event]) -> ServerState:
+    def _bind(self, sock: tuple[str, int, int], server: ServerState) -> None:
+        """Route the sender socket ``sock`` to ``server`` (its server-less packets follow)."""
+        if sock in server.sockets or len(server.sockets) < _MAX_SOCKETS:  # spoofed source ports cannot grow the tables
+            self._sockets[sock] = server
+            server.sockets.add(sock)
+
+    def _start(self, identity: str, sid: int | None, sock: tuple[str, int, int], t: float, out: list[Event]) -> ServerState:
         server = ServerState(identity, sock[2], sock[0], t)
+        server.sid = sid or 0
         self.tables.servers[(identity, sock[2])] = server
         self._current[identity] = server
         if len(self.tables.servers) > self.config.max_servers:

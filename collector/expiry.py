@@ -6,7 +6,7 @@ eviction, shutdown) with a record for every file still open. Never reads a clock
 from __future__ import annotations
 
 from collector import crosscheck
-from collector.bounds import drop_session
+from collector.bounds import drop_session, remember_expired
 from collector.build import from_open
 from collector.records import Ended, Event
 from collector.state import ServerState, Tables
@@ -33,6 +33,7 @@ def _expire_open(tables: Tables, server: ServerState, horizon: float, now: float
         del opens[fid]
         tables.n_open -= 1
         out.append(from_open(server, of, Ended.TIMEOUT, False, now))
+        remember_expired(tables, server, of)
 
 
 def _expire_disc(tables: Tables, server: ServerState, now: float, out: list[Event]) -> None:
@@ -47,6 +48,7 @@ def _expire_disc(tables: Tables, server: ServerState, now: float, out: list[Even
             if of is not None:
                 tables.n_open -= 1
                 out.append(from_open(server, of, Ended.FORCED_CLOSE, True, now))
+                remember_expired(tables, server, of)
         drop_session(tables, server, dictid)
 
 
@@ -73,6 +75,9 @@ def end_incarnation(tables: Tables, server: ServerState, ended: Ended, now: floa
     server.uid_index.clear()
     server.paths.clear()
     server.disc.clear()
+    tables.n_expired -= len(server.expired)
+    server.expired.clear()
+    server.f_closed.clear()
     for grp in server.groups.values():
         grp.declare_all()
     server.ended = True

@@ -61,8 +61,12 @@ def _open(tables: Tables, server: ServerState, rec: FileOpen, t_evt: float, t: f
 def _xfr(tables: Tables, server: ServerState, rec: FileXfr, t_evt: float, t: float, out: list[Event]) -> None:
     opens = server.open_files
     of = opens.pop(rec.file_id, None)  # re-inserted below: the dict stays ordered by news
-    if of is None:  # an XFR whose OPEN we never saw: tracked so a timeout still reports it
-        of = OpenFile(rec.file_id, _path(server, rec.file_id), 0, 0, False, None, t, -1)
+    if of is None:
+        of = server.expired.pop(rec.file_id, None) if server.expired else None  # news of a file recorded by timeout
+        if of is not None:
+            tables.n_expired -= 1
+        else:  # an XFR whose OPEN we never saw: tracked so a timeout still reports it
+            of = OpenFile(rec.file_id, _path(server, rec.file_id), 0, 0, False, None, t, -1)
         tables.n_open += 1
     opens[rec.file_id] = of
     of.read, of.readv, of.write = rec.read, rec.readv, rec.write
@@ -76,6 +80,11 @@ def _close(tables: Tables, server: ServerState, rec: FileClose, t_evt: float, t:
     of = server.open_files.pop(fid, None)
     if of is not None:
         tables.n_open -= 1
+    elif server.expired:
+        of = server.expired.pop(fid, None)  # recorded before its CLOSE: this completes the same transfer
+        if of is not None:
+            tables.n_expired -= 1
+    if of is not None:
         ended = Ended.FORCED_CLOSE if rec.forced else Ended.CLOSE
         if of.t_open is None:
             ended = Ended.CLOSE_WITHOUT_OPEN
@@ -92,12 +101,11 @@ def _close(tables: Tables, server: ServerState, rec: FileClose, t_evt: float, t:
         file = (fid, _path(server, fid), 0, False, 0)
     record = transfer(
         server, user, file, (rec.read, rec.readv, rec.write), close_stats(rec.ops, rec.ssq, rec.read, rec.readv, rec.write),
-        (of.t_open if of is not None else None, t_evt), (ended, lost, "f"), t,
+        (of.t_open if of is not None else None, t_evt), (ended, lost, "f"), t, of.revision if of is not None else 0,
     )  # fmt: skip
     if server.paths.pop(fid, None) is not None:  # the d map of a file ends with its record
         tables.n_paths -= 1
-    if crosscheck.f_closed(tables, server, fid, rec.read + rec.readv, rec.write, t, out):
-        out.append(record)
+    crosscheck.f_closed(tables, server, record, t, out)
 
 
 def _path(server: ServerState, fid: int) -> str:

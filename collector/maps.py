@@ -102,6 +102,9 @@ def feed_map(tables: Tables, server: ServerState, pkt: MapPacket, t: float, out:
 
 def map_sid(pkt: MapPacket) -> int | None:
     """The server fingerprint in a map record's userid (decimal ``sid``), or None."""
-    left = pkt.userid_text.rpartition("@")[0]
-    sid = left.rpartition(":")[2] if ":" in left else ""
+    text = pkt.text  # on every map packet (it routes them): find() instead of building the userid
+    end = text.find("\n")
+    at = text.rfind("@", 0, end if end >= 0 else len(text))
+    colon = text.rfind(":", 0, at) if at > 0 else -1
+    sid = text[colon + 1 : at] if colon >= 0 else ""
     return int(sid) & 0xFFFFFFFFFFFF if sid.isascii() and sid.isdigit() and len(sid) <= 20 else None

@@ -10,7 +10,8 @@ from __future__ import annotations
 import enum
 import operator
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Union
+from collections.abc import Iterable
+from typing import Any, Callable, TypeVar, Union
 
 
 class Ended(str, enum.Enum):
@@ -28,7 +29,8 @@ class Ended(str, enum.Enum):
 class AnomalyKind(str, enum.Enum):
     """Things the collector noticed that are not records but must not pass silently."""
 
-    STREAM_MISMATCH = "stream_mismatch"  # f and t totals of one file disagree
+    STREAM_MISMATCH = "stream_mismatch"  # f and t CLOSE totals of one file disagree
+    IO_MISMATCH = "io_mismatch"  # a CLOSE's totals disagree with the t-stream's own I/O entries
     LATE_STREAM = "late_stream"  # an f CLOSE for a file already recorded from the t-stream
     SESSION_EVICTED = "session_evicted"
     SERVER_EVICTED = "server_evicted"
@@ -74,6 +76,12 @@ class TransferRecord(_Event):
     f TOD's tBeg and tEnd (t-stream: window start). ``t_emitted`` is the arrival time of the
     datagram that completed the record (or the ``now`` of flush/close). Statistics are None
     when the server sent no OPS/SSQ block or no operation of that kind.
+
+    ``record_id`` is stable for one transfer (incarnation + file dictid): a record emitted
+    again with a higher ``revision`` replaces the earlier one (a CLOSE after a ``timeout``
+    record, t-stream figures that came after the f CLOSE), so a consumer that keeps the
+    highest revision per id counts every byte once. ``t_read_bytes`` / ``t_write_bytes`` are
+    what the t-stream's own I/O entries add up to (None without t-stream I/O for the file).
     """
 
     KIND = "transfer"
@@ -126,6 +134,10 @@ class TransferRecord(_Event):
     experiment: str = ""
     activity: str = ""
     rw: bool = False
+    record_id: str = ""
+    revision: int = 0
+    t_read_bytes: int | None = None
+    t_write_bytes: int | None = None
 
 
 @dataclass(slots=True)
@@ -253,3 +265,25 @@ class Malformed(_Event):
 
 
 Event = Union[TransferRecord, TpcRecord, CacheRecord, RedirectEvent, SummarySample, Anomaly, Malformed]
+
+_R = TypeVar("_R")
+
+
+def current_records(records: Iterable[_R]) -> list[_R]:
+    """One record per transfer: where records share a ``record_id``, the highest
+    ``revision`` stands at the place of the first; records without an id all stay. Works on
+    ``TransferRecord``s and on anything with those two attributes."""
+    out: list[_R] = []
+    where: dict[str, int] = {}
+    for rec in records:
+        rid = getattr(rec, "record_id", "")
+        if not rid:
+            out.append(rec)
+            continue
+        at = where.get(rid)
+        if at is None:
+            where[rid] = len(out)
+            out.append(rec)
+        elif getattr(rec, "revision", 0) >= getattr(out[at], "revision", 0):
+            out[at] = rec
+    return out

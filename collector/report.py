@@ -16,7 +16,7 @@ from collector.state import ServerState
 if TYPE_CHECKING:
     from collector.core import Collector
 
-_COUNTS = ("received", "lost", "duplicated", "reordered", "late", "malformed", "pending")
+_COUNTS = ("received", "lost", "duplicated", "reordered", "late", "malformed", "pending", "copies")
 
 
 @dataclass(slots=True)

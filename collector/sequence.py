@@ -20,7 +20,8 @@ class GroupStats:
 
     ``received`` counts distinct datagrams (duplicates and malformed ones are apart);
     ``lost`` is the estimate after the reorder window, net of ``late`` arrivals;
-    ``pending`` gaps are still inside the window.
+    ``pending`` gaps are still inside the window; ``copies`` are f packets received here
+    that another destination socket of the server had already delivered (applied once).
     """
 
     server_key: str
@@ -33,6 +34,7 @@ class GroupStats:
     late: int
     malformed: int
     pending: int
+    copies: int = 0
 
 
 class SeqGroup:
@@ -40,7 +42,7 @@ class SeqGroup:
 
     __slots__ = (
         "expected", "serial", "recent", "pending", "lost_recent", "wait_s", "wait_n", "dup_n",
-        "received", "lost", "duplicated", "reordered", "late", "malformed",
+        "received", "lost", "duplicated", "reordered", "late", "malformed", "copies",
     )  # fmt: skip
 
     def __init__(self, wait_n: int, wait_s: float, dup_n: int) -> None:
@@ -50,7 +52,7 @@ class SeqGroup:
         self.pending: dict[int, tuple[float, int]] = {}  # missing pseq -> (deadline t, deadline serial)
         self.lost_recent: dict[int, int] = {}  # pseq declared lost -> serial when declared
         self.wait_n, self.wait_s, self.dup_n = wait_n, wait_s, dup_n
-        self.received = self.lost = self.duplicated = self.reordered = self.late = self.malformed = 0
+        self.received = self.lost = self.duplicated = self.reordered = self.late = self.malformed = self.copies = 0
 
     def accept(self, pseq: int, digest: int, t: float) -> int:
         """Account one datagram; returns IN_ORDER, GAP (accepted after a gap), LATE
@@ -141,5 +143,5 @@ class SeqGroup:
         """The report row of this group."""
         return GroupStats(
             server_key, socket, group, self.received, self.lost, self.duplicated,
-            self.reordered, self.late, self.malformed, len(self.pending),
+            self.reordered, self.late, self.malformed, len(self.pending), self.copies,
         )  # fmt: skip

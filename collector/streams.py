@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from collector.bounds import trim
 from collector.fstream import feed_fstream
 from collector.gstream import feed_gstream, gstream_group, gstream_sid
 from collector.maps import feed_map, map_sid
@@ -35,21 +34,10 @@ def _tod_sid(pkt: FstreamPacket) -> int | None:
     return sid & _MASK48 if sid else None
 
 
-def _feed_f_once(tables: Tables, server: ServerState, pkt: FstreamPacket, t: float, out: list) -> None:
-    """An f packet routed to two destinations arrives twice from two sockets: apply it once."""
-    tod = pkt.tod
-    mark = (pkt.pseq, tod.t_beg, tod.t_end, tod.n_recs, tod.n_xfr)
-    if mark in server.f_digests:
-        return
-    server.f_digests[mark] = None
-    trim(server.f_digests, 512)
-    feed_fstream(tables, server, pkt, t, out)
-
-
 #: packet type → (counter group, server fingerprint, apply).
 ROUTES: dict[type, Route] = {
     MapPacket: (_shared, map_sid, feed_map),
-    FstreamPacket: (_own_f, _tod_sid, _feed_f_once),
+    FstreamPacket: (_own_f, _tod_sid, feed_fstream),
     TracePacket: (_shared, trace_sid, feed_trace),
     RedirPacket: (_shared, redir_sid, feed_redir),
     GStreamPacket: (gstream_group, gstream_sid, feed_gstream),

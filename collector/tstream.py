@@ -34,8 +34,9 @@ def feed_trace(tables: Tables, server: ServerState, pkt: TracePacket, t: float, 
     for e in pkt.entries:
         typ = type(e)
         if typ is TraceIO:
+            server.t_io = True
             tf = files.get(e.file_id) or _touch(tables, server, e.file_id, t_win, t)
-            if tf.t_last != t:  # first news in this datagram: to the end of the TTL order
+            if tf.t_last != t and e.file_id in files:  # first news in this datagram: to the end of the TTL order
                 tf.t_last = t
                 del files[e.file_id]
                 files[e.file_id] = tf
@@ -46,6 +47,7 @@ def feed_trace(tables: Tables, server: ServerState, pkt: TracePacket, t: float, 
         elif typ is TraceWindow:
             t_win = float(e.next_start)
         elif typ is TraceReadv:
+            server.t_io = True
             tf = files.get(e.file_id) or _touch(tables, server, e.file_id, t_win, t)
             tf.readv += e.total
             tf.readv_ops += 1
@@ -72,21 +74,35 @@ def _io(tf: TraceFile, length: int) -> None:
 
 
 def _touch(tables: Tables, server: ServerState, fid: int, t_win: float | None, t: float) -> TraceFile:
-    """A t file first seen by an I/O entry (its OPEN was lost or came before we started)."""
-    tf = server.t_files[fid] = TraceFile(fid, 0, None, t, -1)
+    """A t file first seen by an I/O entry (its OPEN was lost or came before we started).
+    A file whose t side is over gets a scratch entry that is not kept."""
+    tf = TraceFile(fid, 0, None, t, -1)
+    if crosscheck.is_done(server, fid):
+        return tf
+    server.t_files[fid] = tf
     tables.n_trace += 1
     return tf
 
 
 def _open(tables: Tables, server: ServerState, e: TraceOpen, t_win: float | None, t: float, out: list[Event]) -> None:
-    if server.t_files.pop(e.file_id, None) is None:
-        tables.n_trace += 1
-    server.t_files[e.file_id] = TraceFile(e.file_id, e.fsz, t_win, t, server.m_epoch)
+    fid = e.file_id
+    known = server.t_files.get(fid)
+    if known is not None:  # the same OPEN from the other buffer (session io, shared files)
+        known.size = known.size or e.fsz
+        if known.t_open is None:
+            known.t_open = t_win
+        return
+    if crosscheck.is_done(server, fid):
+        return
+    server.t_files[fid] = TraceFile(fid, e.fsz, t_win, t, server.m_epoch)
+    tables.n_trace += 1
     if tables.n_trace > tables.cfg.max_open_files:
         crosscheck.evict_oldest(tables, server, t, out)
 
 
 def _close(tables: Tables, server: ServerState, e: TraceClose, t_win: float | None, t: float, out: list[Event]) -> None:
+    if crosscheck.is_done(server, e.file_id):
+        return  # the second CLOSE of a file whose t side is over
     tf = server.t_files.get(e.file_id) or _touch(tables, server, e.file_id, t_win, t)
     tf.close_read, tf.close_write = e.read_bytes, e.write_bytes
     tf.close_precision = (1 << e.rshift, 1 << e.wshift)

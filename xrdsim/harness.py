@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector import Collector, SummarySample, TransferRecord
+from collector import Collector, SummarySample, TransferRecord, current_records
 from xrdsim.datagram import Datagram
 from xrdsim.errors import UserError
 from xrdsim.scenario import CollectorMode, Scenario
@@ -337,7 +337,7 @@ def score_inputs(sim: SimRun, got: Collected, scenario: Scenario) -> RunInputs:
     """The scorer's inputs from a finished simulation and a collector's output."""
     cfg, truth = scenario.sim, sim.truth
     return RunInputs(
-        truth.transfers, truth.datagrams, truth.faults, truth.counters, got.records,
+        truth.transfers, truth.datagrams, truth.faults, truth.counters, current_records(got.records),
         float(cfg.start_time), cfg.duration_s, scenario.report.bin_s,
         nic_overhead(scenario),
         got.groups, got.summaries, got.record_hosts,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collector.records import Event, TransferRecord
+from collector.records import Event, TransferRecord, current_records
 
 
 class MemorySink:
@@ -22,5 +22,10 @@ class MemorySink:
 
     @property
     def records(self) -> list[TransferRecord]:
-        """The transfer records written so far."""
+        """The transfer records written so far, one per transfer (the latest revision)."""
+        return current_records(self.all_records)
+
+    @property
+    def all_records(self) -> list[TransferRecord]:
+        """Every transfer record written, revisions included."""
         return [e for e in self.events if type(e) is TransferRecord]

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collector.records import Event, TransferRecord
 from collector.report import CollectorReport
 
-_OUTCOMES = ("received", "lost", "duplicated", "reordered", "late", "malformed")
+_OUTCOMES = ("received", "lost", "duplicated", "reordered", "late", "malformed", "copies")
 
 
 def _esc(value: object) -> str:
@@ -56,7 +56,7 @@ def render_metrics(report: CollectorReport, data: DataMetrics | None = None) -> 
     lines += _family(p + "events_total", "counter", "Events emitted by kind.", [(_labels(kind=k), v) for k, v in sorted(report.events.items())])
     lines += _family(p + "records_total", "counter", "Transfer records by how they ended.", [(_labels(ended=k), v) for k, v in sorted(report.records_by_ended.items())])
     groups = [(_labels(group=g, outcome=o), row[o]) for g, row in sorted(report.totals().items()) for o in _OUTCOMES]
-    lines += _family(p + "group_datagrams_total", "counter", "Datagrams per counter group and outcome (lost: pseq gaps).", groups)
+    lines += _family(p + "group_datagrams_total", "counter", "Datagrams per counter group and outcome (lost: pseq gaps; copies: f packets also delivered by another destination).", groups)
     lines += _family(p + "malformed_total", "counter", "Malformed datagrams.", [("", report.malformed)])
     lines += _family(p + "table_entries", "gauge", "Entries per state table.", [(_labels(table=k), v) for k, v in report.tables.items()])
     lines += _family(p + "evicted_total", "counter", "Entries evicted per table.", [(_labels(table=k), v) for k, v in report.evicted.items()])

@@ -15,12 +15,8 @@ from collector.sources import pcap_datagrams
 
 
 @pytest.fixture(scope="module")
-def collected(request):
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2].parent / "shared/fixtures/real-xrootd-5.5.3/monitoring.pcap"
-    if not path.exists():
-        pytest.skip(f"fixture {path} not present")
+def collected(real_capture_path):
+    path = real_capture_path
     sink = MemorySink()
     report = run_offline(pcap_datagrams(str(path)), Collector(), sink, strict=True)
     return sink, report
@@ -58,3 +54,24 @@ def test_real_capture_two_servers_same_host_same_stod_are_two(collected):
     # both servers of the capture started in the same second on host "vm" (fixture README)
     keys = {g.server_key for g in report.groups if g.group in ("map", "f")}
     assert keys == {"101157319074353#1795912899", "142211717556586#1795912899"}
+
+
+def _replayed_from_one_socket(path) -> MemorySink:
+    """The capture as ``xrdsim replay`` delivers it: every datagram from one sender socket."""
+    sink = MemorySink()
+    items = ((payload, ("127.0.0.1", 50000), t) for payload, _, t in pcap_datagrams(str(path)))
+    run_offline(items, Collector(), sink, strict=True)
+    return sink
+
+
+def test_real_capture_replayed_from_one_socket_gives_the_same_records(collected, real_capture_path):
+    """Two servers that started in the same second, replayed from one socket: the server id
+    in every packet keeps them apart, so the records are those of the capture itself."""
+    sink, _ = collected
+    replayed = _replayed_from_one_socket(real_capture_path)
+
+    def view(records):
+        return sorted((r.server_key, r.site, r.file_lfn, r.read_bytes, r.write_bytes, r.ended, r.user) for r in records)
+
+    assert view(replayed.records) == view(sink.records)
+    assert not [e for e in replayed.events if e.KIND == "anomaly"]

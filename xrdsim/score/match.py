@@ -38,6 +38,8 @@ class Rec:
     end_time: float | None
     t_emitted: float | None
     ended: str = ""
+    record_id: str = ""
+    revision: int = 0
 
     @property
     def total_bytes(self) -> int:
@@ -84,6 +86,7 @@ def to_rec(obj: Any, fields: Mapping[str, str] | None = None) -> Rec:
         text("file_lfn"), text("site"), text("user_dn"), text("vo"), text("client_host"),
         read, num("read_vector_bytes"), num("write_bytes"),
         opt("start_time"), opt("end_time"), opt("t_emitted"), text("ended"),
+        text("record_id"), num("revision"),
     )  # fmt: skip
 
 
