@@ -12,15 +12,17 @@ from replay.frames import Frame, read_frames
 from replay.packets import LinkType
 from replay.schedule import Planned, capture_time
 from replay.sender import ReplayReport, dry_run, replay
-from replay.tcp_bytes import Direction, EndpointBytes, TcpAccounting, count_tcp_payload
+from replay.tcp_bytes import Connection, Direction, EndpointBytes, Listener, TcpAccounting, count_tcp_payload, tcp_listeners
 from replay.writer import WriteSummary, write_pcap
 
 __all__ = [
     "CaptureStats",
+    "Connection",
     "Direction",
     "EndpointBytes",
     "Frame",
     "LinkType",
+    "Listener",
     "Planned",
     "ReplayError",
     "ReplayInputError",
@@ -34,5 +36,6 @@ __all__ = [
     "read_datagrams",
     "read_frames",
     "replay",
+    "tcp_listeners",
     "write_pcap",
 ]

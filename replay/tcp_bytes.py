@@ -22,6 +22,7 @@ from xrdsim.datagram import Address
 
 TCP_FIXED = struct.Struct("!HHI4xBB")  # sport, dport, seq, data offset byte, flags
 SYN = 0x02
+ACK = 0x10
 SEQ_MOD = 1 << 32
 SEQ_HALF = 1 << 31
 MAX_HOLES = 64  # per flow: beyond this, the smallest hole is taken as seen (bounded state)
@@ -64,6 +65,7 @@ class TcpAccounting:
     frames: int
     tcp: int
     cut_headers: int
+    first_t: float | None = None
 
     def payload_bytes(self, *, port: int | None = None, direction: Direction | str | None = None) -> int:
         """Total payload bytes, optionally only of one server port and/or direction."""
@@ -112,6 +114,7 @@ class _Counter:
         self.ports = ports
         self.bin_s = bin_s
         self.frames = self.tcp = self.cut = 0
+        self.first_t: float | None = None
         self.totals: defaultdict[tuple[bytes, int, Direction], _Totals] = defaultdict(_Totals)
         self.flows: dict[tuple[bytes, int, bytes, int], SeqSpace] = {}
 
@@ -127,6 +130,7 @@ class _Counter:
         else:
             return
         self.tcp += 1
+        self.first_t = ts if self.first_t is None else min(self.first_t, ts)
         length = end - l4 - (offset_byte >> 4) * 4
         if length <= 0:
             return
@@ -151,7 +155,52 @@ class _Counter:
             )
             for (ip, port, direction), t in sorted(self.totals.items())
         )
-        return TcpAccounting(self.bin_s, endpoints, self.frames, self.tcp, self.cut)
+        return TcpAccounting(self.bin_s, endpoints, self.frames, self.tcp, self.cut, self.first_t)
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """One TCP connection seen opening: the client's IP, the time of its SYN and of its last segment."""
+
+    client: str
+    first_t: float
+    last_t: float
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """A server endpoint (ip, port) that connections were opened to in a capture, with them in order."""
+
+    address: Address
+    connections: tuple[Connection, ...]
+
+
+def tcp_listeners(path: FilePath) -> tuple[Listener, ...]:
+    """Every endpoint a TCP connection was opened to in a capture (the target of a SYN without
+    ACK, or the sender of a SYN+ACK), whatever its port; connections already open when the
+    capture began are not seen. Sorted by address.
+
+    >>> [(l.address, len(l.connections)) for l in tcp_listeners("capture.pcap")]  # doctest: +SKIP
+    [(('127.0.0.1', 21894), 6), (('127.0.0.1', 21895), 5)]
+    """
+    flows: dict[tuple[bytes, int, bytes, int], list[float]] = {}  # (client ip, port, server ip, port) -> [first, last]
+    for ts, linktype, data, orig_len in iter_raw_frames(path):
+        pkt = ip_packet_of(path, linktype, data, orig_len)
+        if pkt is None or pkt.proto != TCP or pkt.frag_id >= 0 or len(data) < pkt.l4 + 14:
+            continue
+        sport, dport, _, _, flags = TCP_FIXED.unpack_from(data, pkt.l4)
+        key = (pkt.src, sport, pkt.dst, dport)
+        if flags & (SYN | ACK) == SYN:
+            flows[key] = [ts, ts]
+        elif flags & (SYN | ACK) == SYN | ACK:
+            flows.setdefault((pkt.dst, dport, pkt.src, sport), [ts, ts])
+        span = flows.get(key) or flows.get((pkt.dst, dport, pkt.src, sport))
+        if span is not None:
+            span[1] = max(span[1], ts)
+    by_server: defaultdict[Address, list[Connection]] = defaultdict(list)
+    for (cip, _, sip, sport), (first, last) in flows.items():
+        by_server[(ip_text(sip), sport)].append(Connection(ip_text(cip), first, last))
+    return tuple(Listener(a, tuple(sorted(c, key=lambda x: x.first_t))) for a, c in sorted(by_server.items()))
 
 
 class SeqSpace:

@@ -69,5 +69,5 @@ def test_validate_with_the_simulated_nic_counters_agrees(tiny_site, site_pcap, s
     assert status == 0, out
     (host,) = {t.server for t in run.truth.transfers}
     writes = sum(t.write_bytes for t in run.truth.transfers)
-    assert f"PASS  {host:<28} in   monitored {f'{writes:,} B':>18}" in out
+    assert f"PASS  {host:<28} all   in   monitored {f'{writes:,} B':>18}" in out
     assert "monitoring agrees" in out and (tmp_path / "score.json").exists()

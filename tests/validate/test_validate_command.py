@@ -15,7 +15,7 @@ from xrdsim.cli import main
 def test_real_capture_passes_and_writes_the_reports(merged_capture, tmp_path, capsys):
     assert main(["validate", str(merged_capture), "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "PASS  vm:21885" in out and "site: monitoring agrees (tolerance 0.500%)" in out
+    assert "PASS  vm:21885" in out and "site: monitoring agrees (tolerance 0.500% + 1,024 B per request)" in out
     assert {p.name for p in tmp_path.iterdir()} >= {"score.json", "junit.xml", "report.md", "report.html", "agreement_heatmap.png"}
     doc = json.loads((tmp_path / "score.json").read_text())
     assert {(s["server"], s["direction"]) for s in doc["servers"] if s["passed"]} == {("vm:21885", "in"), ("vm:21885", "out")}
@@ -25,7 +25,7 @@ def test_a_tight_tolerance_fails_with_exit_1(merged_capture, tmp_path, capsys):
     # out is 20,505,055 / 20,527,675 = 0.99890: 0.11 % below 1, so a 0.05 % tolerance fails it
     assert main(["validate", str(merged_capture), "-o", str(tmp_path), "--tolerance", "0.05%", "--no-plots"]) == 1
     out = capsys.readouterr().out
-    assert "FAIL  vm:21885                     out" in out and "PASS  vm:21885                     in" in out
+    assert "FAIL  vm:21885                     xroot out" in out and "PASS  vm:21885                     xroot in" in out
     junit = (tmp_path / "junit.xml").read_text()
     assert 'tests="2" failures="1"' in junit
 

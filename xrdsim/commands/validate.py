@@ -12,7 +12,8 @@ from xrdsim.errors import UserError
 
 EPILOG = """examples:
   tcpdump -i any -s 0 -w mon.pcap 'udp port 9930 or tcp port 1094'    (on the server, for an hour)
-  xrdsim validate mon.pcap                          data ports from the servers' idents
+  xrdsim validate mon.pcap                          data ports from the idents, HTTP ports learned
+  xrdsim validate mon.pcap --data-port 1094 --data-port 8443      xroot and XrdHttp ports given
   xrdsim validate mon.pcap --data-port 1094 --bin 300 -o reports/site-a
   xrdsim validate mon.pcap --tcp headers.pcap       TCP from a second (e.g. -s 128) capture
   xrdsim validate mon.pcap --counters node.prom --interface eth0
@@ -30,8 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "validate",
         help="check a site's capture: monitored bytes against the network, configuration findings",
         description="Decode and reassemble the XRootD monitoring in CAPTURE with the reference collector, compare "
-        "each server's monitored bytes (in: Σ write_bytes, out: Σ read_bytes) with the TCP payload of its data "
-        "port in the capture (or with interface counters), list configuration findings, and write score.json, "
+        "each server's monitored bytes per protocol (in: Σ write_bytes, out: Σ read_bytes) with the TCP payload of "
+        "its data ports in the capture (or with interface counters), list configuration findings, and write score.json, "
         "junit.xml, report.md and report.html with plots.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -40,11 +41,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     net = p.add_mutually_exclusive_group()
     net.add_argument("--counters", metavar="FILE", help="network side from interface counters: CSV or Prometheus text")
     net.add_argument("--tcp", metavar="FILE", help="network side from the data-port TCP of another capture")
-    p.add_argument("--data-port", type=int, action="append", metavar="P", help="XRootD data port (repeatable; default: from the idents)")
+    p.add_argument("--data-port", type=int, action="append", metavar="P",
+                   help="data port of any protocol, xroot or HTTP (repeatable; default: the idents' xroot ports and the "
+                        "HTTP ports learned from the records' protocol and their clients' TCP connections)")
     p.add_argument("--port", type=int, action="append", metavar="P", help="only UDP datagrams to this monitoring port (repeatable)")
     p.add_argument("-o", "--out", metavar="DIR", help="report directory (default: reports/validate-NAME)")
     p.add_argument("--bin", type=float, default=60.0, metavar="S", help="time bin width in seconds (default 60)")
     p.add_argument("--tolerance", default="0.5%", metavar="T", help="allowed |1 - monitored/network| (default 0.5%%)")
+    p.add_argument("--allowance", default="1KiB", metavar="B",
+                   help="bytes allowed per request (transfer) on top of the tolerance, for the protocol's requests and replies "
+                        "(login, open, close, HTTP headers; default 1KiB)")
     p.add_argument("--interface", action="append", metavar="IF", help="with --counters: interfaces to sum (default: all but lo)")
     p.add_argument("--header-bytes", type=int, default=66, metavar="N",
                    help="with --counters: header bytes per TCP segment in the counters (66 = Ethernet+IP+TCP, 52 = IP+TCP)")
@@ -55,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def options_from(args: argparse.Namespace):  # -> ValidateOptions
     """The library options of the command line; ValidateArgumentError for bad values."""
     from xrdsim.score import Overhead
-    from xrdsim.units import parse_number
+    from xrdsim.units import parse_number, parse_size
     from xrdsim.validation import ValidateOptions
 
     try:
@@ -68,8 +74,18 @@ def options_from(args: argparse.Namespace):  # -> ValidateOptions
         raise ValidateArgumentError(f"--bin {args.bin}: must be a positive number of seconds")
     if not 0 < args.header_bytes < 1500:
         raise ValidateArgumentError(f"--header-bytes {args.header_bytes}: must be in 1..1499")
-    return ValidateOptions(tuple(args.data_port or ()), args.counters, args.tcp, tuple(args.port or ()), args.bin, tolerance,
-                           tuple(args.interface or ()), Overhead(1500, args.header_bytes, 2))  # fmt: skip
+    for port in args.data_port or ():
+        if not 0 < port < 65536:
+            raise ValidateArgumentError(f"--data-port {port}: must be a TCP port in 1..65535")
+    try:
+        allowance = parse_size(args.allowance)
+    except ValueError:
+        raise ValidateArgumentError(f"--allowance {args.allowance!r}: expected bytes like 1024, 1KiB or 2kB") from None
+    if allowance < 0:
+        raise ValidateArgumentError(f"--allowance {args.allowance}: must not be negative")
+    return ValidateOptions(data_ports=tuple(args.data_port or ()), counters=args.counters, tcp_capture=args.tcp,
+                           monitor_ports=tuple(args.port or ()), bin_s=args.bin, tolerance=tolerance, allowance=float(allowance),
+                           interfaces=tuple(args.interface or ()), overhead=Overhead(1500, args.header_bytes, 2))  # fmt: skip
 
 
 def summary_lines(v) -> list[str]:
@@ -79,14 +95,16 @@ def summary_lines(v) -> list[str]:
     judged = {x.name: x for x in v.verdicts}
     lines = [f"{v.name}: {len(v.records):,} transfers from {v.report.datagrams:,} monitoring datagrams; network: {v.method}"]
     for c in v.comparisons:
-        x = judged.get(f"{c.subject} {c.direction.value}")
+        x = judged.get(c.name)
         mark = "    " if x is None else ("PASS" if x.passed else "FAIL")
-        lines.append(f"  {mark}  {c.subject:<28} {c.direction.value:<3}  monitored {fmt(c.monitored_bytes, 'B'):>18}  "
-                     f"network {fmt(round(c.network_bytes), 'B'):>18}  ratio {fmt(c.ratio)}")  # fmt: skip
+        eof = f"  ({fmt(c.past_eof_bytes, 'B')} past EOF left out: {fmt(c.judged_ratio)})" if c.past_eof_bytes else ""
+        lines.append(f"  {mark}  {c.subject:<28} {c.protocol:<5} {c.direction.value:<3}  monitored {fmt(c.monitored_bytes, 'B'):>18}  "
+                     f"network {fmt(round(c.network_bytes), 'B'):>18}  ratio {fmt(c.ratio)}{eof}")  # fmt: skip
     for f in v.findings:
         lines.append(f"  {f.severity.value}: {f.subject}: {f.detail}")
     verdict = "monitoring agrees" if v.passed else f"{len(v.failures)} of {len(v.verdicts)} directions disagree"
-    lines.append(f"{v.name}: {verdict} (tolerance {v.options.tolerance:.3%})" + (f"; report in {v.out_dir}" if v.out_dir else ""))
+    allowance = f" + {v.options.allowance:,.0f} B per request"
+    lines.append(f"{v.name}: {verdict} (tolerance {v.options.tolerance:.3%}{allowance})" + (f"; report in {v.out_dir}" if v.out_dir else ""))
     return lines
 
 

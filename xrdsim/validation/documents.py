@@ -29,26 +29,30 @@ HOW = ("**How we compare.** *in* is the bytes into the server (client writes), c
        "its transfer records; *out* is the bytes from it (reads), compared with Σ read_bytes (read + readv). "
        "The ratio is monitored / network. TCP payload also carries XRootD requests and responses, so a healthy "
        "server sits a little below 1 (the pgwrite CRCs are in write_bytes already); counters are first inverted "
-       "to payload through the TCP/IP overhead model. A direction passes when |1 − ratio| is within the tolerance; "
-       "directions where neither side saw a byte are not judged.")  # fmt: skip
+       "to payload through the TCP/IP overhead model. Each protocol of a server (xroot on the ident's port, http on "
+       "XrdHttp ports) is its own row. A direction passes when |monitored − network| is within the tolerance × network "
+       "plus the allowance per request (transfer) for protocol replies; bytes a read requested past the end of its "
+       "file (XRootD counts requested bytes) are left out of the judged ratio and named in a finding. Directions "
+       "where neither side saw a byte are not judged.")  # fmt: skip
 
 
 def metrics(v: Validation) -> list[Metric]:
     """The ratio of every comparison, as metrics."""
-    return [Metric(f"{c.subject} {c.direction.value}", c.ratio, "",
+    return [Metric(c.name, c.judged_ratio, "",
                    f"Σ {'write' if c.direction.value == 'in' else 'read'} bytes monitored / {c.direction.value} bytes on the network")
             for c in v.comparisons]  # fmt: skip
 
 
 def _comparison_json(c: Comparison, verdict: dict[str, Any]) -> dict[str, Any]:
     bins = [{"start": t, "monitored_bytes": m, "network_bytes": n, "ratio": ratio(m, n)} for t, m, n in c.bins]
-    return {"server": c.subject, "direction": c.direction.value, "monitored_bytes": c.monitored_bytes,
-            "network_bytes": c.network_bytes, "ratio": c.ratio, "summary_link_bytes": c.summary_bytes,
-            "matched_by": c.matched_by, "passed": verdict.get(f"{c.subject} {c.direction.value}"), "bins": bins}  # fmt: skip
+    return {"server": c.subject, "protocol": c.protocol, "direction": c.direction.value, "monitored_bytes": c.monitored_bytes,
+            "network_bytes": c.network_bytes, "ratio": c.ratio, "past_eof_bytes": c.past_eof_bytes, "judged_ratio": c.judged_ratio,
+            "requests": c.requests, "summary_link_bytes": c.summary_bytes, "matched_by": c.matched_by,
+            "passed": verdict.get(c.name), "bins": bins}  # fmt: skip
 
 
 def _transfer_json(v: Validation) -> list[dict[str, Any]]:
-    return [{"server": server_label(r, v.servers), "lfn": r.file_lfn,
+    return [{"server": server_label(r, v.servers), "protocol": r.protocol, "lfn": r.file_lfn,
              "read_bytes": r.read_bytes, "write_bytes": r.write_bytes, "ended": r.ended.value, "start": r.start_time,
              "end": r.end_time, "user": r.user, "client_host": r.client_host} for r in v.records]  # fmt: skip
 
@@ -64,6 +68,7 @@ def score_document(v: Validation) -> dict[str, Any]:
     ended = v.report.records_by_ended
     return clean_json({
         "validation": v.name, "capture": v.capture, "passed": v.passed, "tolerance": v.options.tolerance,
+        "allowance_bytes_per_request": v.options.allowance,
         "network_side": v.method, "span": list(v.span), "bin_s": v.bins.width_s, "data_ports": v.data_ports,
         "failures": [{"name": x.name, "value": x.value, "expectation": x.expectation, "reason": x.reason} for x in v.failures],
         "metrics": rows, "servers": [_comparison_json(c, passed) for c in v.comparisons],
@@ -81,7 +86,7 @@ def _intro(v: Validation) -> Section:
     ports = ", ".join(f"{p} ({src})" for p, src in sorted(v.data_ports.items())) or "none"
     text = (f"Capture {v.capture}, {utc(v.span[0])} to {utc(v.span[1])} UTC; {len(v.records):,} transfers from "
             f"{v.report.datagrams:,} monitoring datagrams. Network side: {v.method}. Data ports: {ports}. "
-            f"Tolerance {v.options.tolerance:.3%}.")  # fmt: skip
+            f"Tolerance {v.options.tolerance:.3%} + {v.options.allowance:,.0f} B per request.")  # fmt: skip
     return Section(f"Validation {v.name}: {state}", [text, HOW])
 
 
@@ -89,18 +94,20 @@ def _verdicts(v: Validation) -> Section:
     judged = {x.name: x for x in v.verdicts}
     rows = []
     for c in v.comparisons:
-        x = judged.get(f"{c.subject} {c.direction.value}")
+        x = judged.get(c.name)
         result, why = ("pass" if x.passed else "FAIL", x.reason or "") if x else ("—", "no traffic on either side")
-        rows.append((c.subject, c.direction.value, fmt(c.monitored_bytes, "B"), fmt(round(c.network_bytes), "B"),
-                     fmt(c.ratio), fmt(c.summary_bytes, "B"), c.matched_by, result, why))  # fmt: skip
-    header = ("server", "direction", "monitored", "network", "ratio", "summary link", "network matched by", "result", "why")
+        rows.append((c.subject, c.protocol, c.direction.value, fmt(c.monitored_bytes, "B"), fmt(round(c.network_bytes), "B"),
+                     fmt(c.ratio), fmt(c.past_eof_bytes, "B"), fmt(c.judged_ratio), fmt(c.summary_bytes, "B"), c.matched_by, result, why))  # fmt: skip
+    header = ("server", "protocol", "direction", "monitored", "network", "ratio", "past EOF", "judged ratio",
+              "summary link (server)", "network matched by", "result", "why")
     return Section("Monitored against network bytes", tables=[Table(header, rows)])
 
 
 def _bins(v: Validation) -> Section:
-    rows = [(c.subject, c.direction.value, utc(t), fmt(round(m), "B"), fmt(round(n), "B"), fmt(ratio(m, n)))
+    rows = [(c.subject, c.protocol, c.direction.value, utc(t), fmt(round(m), "B"), fmt(round(n), "B"), fmt(ratio(m, n)))
             for c in v.comparisons for t, m, n in c.bins if m or n]  # fmt: skip
-    sec = Section(f"Per time bin ({fmt(v.bins.width_s, 's')})", tables=[Table(("server", "direction", "bin start (UTC)", "monitored", "network", "ratio"), rows[:MAX_ROWS])])
+    header = ("server", "protocol", "direction", "bin start (UTC)", "monitored", "network", "ratio")
+    sec = Section(f"Per time bin ({fmt(v.bins.width_s, 's')})", tables=[Table(header, rows[:MAX_ROWS])])
     if len(rows) > MAX_ROWS:
         sec.paragraphs.append(f"… and {len(rows) - MAX_ROWS} more bins in score.json.")
     return sec
@@ -118,11 +125,11 @@ def _findings(v: Validation) -> Section:
 
 
 def _transfers(v: Validation) -> Section:
-    rows = [(t["server"], t["lfn"], fmt(t["read_bytes"], "B"), fmt(t["write_bytes"], "B"), t["ended"],
+    rows = [(t["server"], t["protocol"], t["lfn"], fmt(t["read_bytes"], "B"), fmt(t["write_bytes"], "B"), t["ended"],
              utc(t["start"]) if t["start"] else "—") for t in _transfer_json(v)]  # fmt: skip
     ended = ", ".join(f"{k} {n:,}" for k, n in sorted(v.report.records_by_ended.items())) or "none"
     sec = Section("Transfers seen", [f"{len(rows):,} transfer records: {ended}."])
-    sec.tables.append(Table(("server", "path", "read", "written", "ended", "start (UTC)"), rows[:MAX_ROWS]))
+    sec.tables.append(Table(("server", "protocol", "path", "read", "written", "ended", "start (UTC)"), rows[:MAX_ROWS]))
     if len(rows) > MAX_ROWS:
         sec.paragraphs.append(f"… and {len(rows) - MAX_ROWS} more transfers in score.json.")
     return sec
@@ -136,9 +143,9 @@ def _loss(v: Validation) -> Section:
 
 
 def _servers(v: Validation) -> Section:
-    rows = [(s.label, s.site, s.pgm, f"{s.port} ({s.port_source})" if s.port else "—", ", ".join(sorted(s.ips)),
+    rows = [(s.label, s.site, s.pgm, ", ".join(f"{p} {proto}" for p, proto in sorted(s.data_ports.items())) or "—", ", ".join(sorted(s.ips)),
              " ".join(f"{c}={n}" for c, n in sorted(s.codes.items())), fmt(sessions_never_closed(s))) for s in v.servers]  # fmt: skip
-    header = ("server", "site", "program", "data port", "sender IPs", "datagrams per code", "sessions never closed")
+    header = ("server", "site", "program", "data ports", "sender IPs", "datagrams per code", "sessions never closed")
     return Section("Servers", tables=[Table(header, rows)])
 
 
@@ -160,10 +167,10 @@ def plot_card(v: Validation) -> ScoreCard:
     series = VolumeSeries(v.bins)
     sites = []
     for c in (c for c in v.comparisons if c.has_traffic):
-        key = f"{c.subject} {c.direction.value}"
+        key = c.name
         series.monitored[key] = [m for _, m, _ in c.bins]
         series.nic[key] = [n for _, _, n in c.bins]
-        agree = 1.0 - abs(1.0 - c.ratio) if math.isfinite(c.ratio) else math.nan
+        agree = 1.0 - abs(1.0 - c.judged_ratio) if math.isfinite(c.judged_ratio) else math.nan
         sites.append(SiteScore(key, agree, math.nan, math.nan, agree, 0, 0))
     return ScoreCard([], sites, series, [], [], [], [], {})
 

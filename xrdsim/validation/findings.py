@@ -1,7 +1,8 @@
 """Configuration and capture findings: what a server's datagrams say about its ``xrootd.monitor``
-and ``xrd.report`` settings (spec §1.2, §1.5, §1.6, §8.3), and what the capture and the
-collector saw go wrong. Rules are a table; each returns a sentence or None. Judges nothing
-about volumes.
+and ``xrd.report`` settings (spec §1.2, §1.5, §1.6, §8.3), what the capture and the collector saw
+go wrong, and why a comparison's volumes disagree where XRootD is known to count otherwise
+(requested bytes past EOF, HTTP PUTs reported as 0). Server rules are a table; each returns a
+sentence or None. Passes no verdict.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from collector import CollectorReport
-from replay import CaptureStats
+from collector import CollectorReport, TransferRecord
+from replay import CaptureStats, Direction
+from xrdsim.validation.compare import ALL, Comparison, past_eof, server_label
 from xrdsim.validation.network import NetworkSide
+from xrdsim.validation.ports import record_protocol
 from xrdsim.validation.probe import MAX_UNFRAGMENTED
 from xrdsim.validation.servers import ServerFacts
 from xrdsim.wire import LinkStats
@@ -206,6 +209,79 @@ ENDED_NOTES = {
 }
 
 
+#: Record protocols of XrdHttp (the u-stream userid's protocol, spec §3.4).
+HTTP = frozenset({"http", "https"})
+#: The first XRootD release whose f-stream CLOSE counts the bytes of an HTTP PUT.
+PUT_FIXED = (5, 7, 3)
+
+
+def version(text: str) -> tuple[int, ...] | None:
+    """``v5.5.3`` → (5, 5, 3); None when it does not read as a version."""
+    parts = text.lstrip("vV").split("-")[0].split(".")
+    return tuple(int(p) for p in parts) if parts and all(p.isdigit() for p in parts) else None
+
+
+def _past_eof(label: str, records: Sequence[TransferRecord]) -> Finding | None:
+    over = [(past_eof(r), r) for r in records]
+    over = [(n, r) for n, r in over if n]
+    if not over:
+        return None
+    n, big = max(over, key=lambda x: x[0])
+    return Finding("past_eof", Severity.WARNING, label,
+                   f"{len(over)} transfers report more bytes read than their file holds, {sum(x for x, _ in over):,} B in all "
+                   f"(largest: {big.file_lfn}, {big.read_bytes:,} B read of a {big.file_size:,} B file): XRootD counts the bytes "
+                   f"a read requests, not those it sends, so a read past EOF (`xrdfs cat` asks 8 MiB) counts in full; these "
+                   f"bytes never crossed the network and the ratio is judged without them")  # fmt: skip
+
+
+def _put_zero(s: ServerFacts, records: Sequence[TransferRecord], rows: dict[tuple[str, str], Comparison], allowance: float) -> Finding | None:
+    puts = [r for r in records if record_protocol(r) in HTTP and r.rw and not r.write_bytes]
+    if not puts:
+        return None
+    moved = []
+    for proto in sorted({record_protocol(r) for r in puts}):
+        c = rows.get((proto, Direction.IN.value)) or rows.get((ALL, Direction.IN.value))
+        if c is not None and c.network_bytes - c.monitored_bytes > allowance * c.requests:
+            moved.append(f"{c.network_bytes - c.monitored_bytes:,.0f} B more into {c.matched_by} than monitored")
+    if not moved:
+        return None
+    ver = version(s.version)
+    why = (f"XRootD before {'.'.join(map(str, PUT_FIXED))} reports an HTTP PUT with write 0 in the f-stream CLOSE"
+           + (f" and this server is {s.version}: upgrade" if ver and ver < PUT_FIXED else
+              f"; the server says {s.version}, so this is not that known bug" if ver else ""))  # fmt: skip
+    paths = ", ".join(sorted({r.file_lfn for r in puts})[:5])
+    return Finding("http_put_unreported", Severity.PROBLEM, s.label,
+                   f"{len(puts)} HTTP uploads (PUT) closed with 0 bytes written ({paths}) while TCP carried "
+                   f"{'; '.join(moved)}: {why}")  # fmt: skip
+
+
+def _unported(label: str, records: Sequence[TransferRecord], covered: set[str]) -> Finding | None:
+    if ALL in covered:
+        return None
+    left = [r for r in records if record_protocol(r) not in covered]
+    if not left:
+        return None
+    protos = ", ".join(sorted({record_protocol(r) for r in left}))
+    return Finding("protocol_without_port", Severity.WARNING, label,
+                   f"{len(left)} {protos} transfers ({sum(r.read_bytes for r in left):,} B read, {sum(r.write_bytes for r in left):,} B "
+                   f"written) have no data port of their protocol in the capture, so no comparison holds them: capture that "
+                   f"port too (its TCP connections teach it) or give it with --data-port")  # fmt: skip
+
+
+def volume_findings(comparisons: Sequence[Comparison], records: Sequence[TransferRecord], servers: Sequence[ServerFacts],
+                    allowance: float) -> list[Finding]:
+    """Per server: reads counted past EOF, HTTP PUTs reported as 0 while the network carried them,
+    transfers of a protocol whose data port no comparison holds."""
+    out = []
+    for s in servers:
+        mine = [r for r in records if server_label(r, servers) == s.label]
+        rows = {(c.protocol, c.direction.value): c for c in comparisons if c.subject == s.label or s.label in c.matched_by}
+        found = (_past_eof(s.label, mine), _put_zero(s, mine, rows, allowance),
+                 _unported(s.label, mine, {c.protocol for c in comparisons if c.subject == s.label}))  # fmt: skip
+        out += [f for f in found if f is not None]
+    return out
+
+
 def network_findings(side: NetworkSide) -> list[Finding]:
     """Traffic no monitored server accounts for, and the network side's own notes."""
     out = [Finding("network", Severity.INFO, "network", note) for note in side.notes]
@@ -229,4 +305,6 @@ __all__ = [
     "server_findings",
     "sessions_never_closed",
     "steps_only_at_disconnect",
+    "version",
+    "volume_findings",
 ]

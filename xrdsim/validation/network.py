@@ -14,7 +14,7 @@ from replay import Direction, EndpointBytes, TcpAccounting
 from xrdsim.counters import CounterTable
 from xrdsim.errors import UserError
 from xrdsim.score import Bins, Overhead
-from xrdsim.validation.servers import ServerFacts
+from xrdsim.validation.servers import XROOT, ServerFacts
 
 DIRECTIONS = (Direction.IN, Direction.OUT)
 
@@ -26,13 +26,14 @@ class ValidationInputError(UserError):
 @dataclass(slots=True)
 class Subject:
     """What one row of the comparison covers: ``label``, the monitored ``servers`` in it (by
-    label), how the network side was matched (``matched_by``) and its bytes per direction
-    and bin (``network``)."""
+    label), how the network side was matched (``matched_by``), its bytes per direction and bin
+    (``network``) and the ``protocol`` of the data ports counted (``all``: every protocol)."""
 
     label: str
     servers: list[str]
     matched_by: str
     network: dict[Direction, list[float]] = field(default_factory=dict)
+    protocol: str = "all"
 
 
 @dataclass(slots=True)
@@ -57,33 +58,38 @@ def _bin_rows(endpoints: Sequence[EndpointBytes], bins: Bins) -> dict[Direction,
 def attribute(endpoints: Sequence[EndpointBytes], servers: Sequence[ServerFacts]) -> tuple[dict[str, list[EndpointBytes]], list[EndpointBytes]]:
     """Endpoints per server label, and those of no server.
 
-    An endpoint (ip, port) belongs to the server with that data port (or an unknown one) whose
-    monitoring came from that IP. A server no endpoint matched by IP (its data flows over another
-    address, e.g. IPv6) takes the remaining endpoints of its port when it is their only claimant.
+    An endpoint (ip, port) belongs to the server with that data port (any of its protocols, or
+    an unknown one) whose monitoring came from that IP. A server no endpoint matched by IP (its
+    data flows over another address, e.g. IPv6) takes the remaining endpoints of its ports when
+    it is their only claimant.
     """
     mine: dict[str, list[EndpointBytes]] = {s.label: [] for s in servers}
     rest = []
     for e in endpoints:
-        owners = [s for s in servers if s.port in (e.server[1], 0) and e.server[0] in s.ips]
+        owners = [s for s in servers if (e.server[1] in s.data_ports or not s.data_ports) and e.server[0] in s.ips]
         (mine[owners[0].label] if len(owners) == 1 else rest).append(e)
     by_ip = {label for label, eps in mine.items() if eps}
     left = []
     for e in rest:
-        claim = [s for s in servers if s.port == e.server[1] and s.label not in by_ip]
-        claim = claim or [s for s in servers if s.port == 0 and s.label not in by_ip]
+        claim = [s for s in servers if e.server[1] in s.data_ports and s.label not in by_ip]
+        claim = claim or [s for s in servers if not s.data_ports and s.label not in by_ip]
         (mine[claim[0].label] if len(claim) == 1 else left).append(e)
     return mine, left
 
 
 def tcp_side(acct: TcpAccounting, servers: Sequence[ServerFacts], bins: Bins, source: str, ports: Collection[int]) -> NetworkSide:
-    """Subjects = servers; network = TCP payload of their data-port endpoints in ``source``."""
+    """Subjects = servers × the protocols of their data ports (xroot first); network = TCP payload
+    of their endpoints of that protocol in ``source``."""
     mine, left = attribute(acct.endpoints, servers)
     side = NetworkSide(f"TCP payload bytes on data port(s) {', '.join(map(str, sorted(ports)))} counted in {source} "
                        f"from IP and TCP header lengths, retransmissions once", [])  # fmt: skip
     for s in servers:
-        eps = mine[s.label]
-        how = ", ".join(sorted({f"{e.server[0]}:{e.server[1]}" for e in eps})) or "no TCP endpoint"
-        side.subjects.append(Subject(s.label, [s.label], how, _bin_rows(eps, bins)))
+        protocols = s.data_ports
+        names = sorted(set(protocols.values()) or {XROOT}, key=lambda p: (p != XROOT, p))
+        for proto in names:
+            eps = [e for e in mine[s.label] if protocols.get(e.server[1], XROOT) == proto]
+            how = ", ".join(sorted({f"{e.server[0]}:{e.server[1]}" for e in eps})) or "no TCP endpoint"
+            side.subjects.append(Subject(s.label, [s.label], how, _bin_rows(eps, bins), proto))
     for e in left:
         side.unattributed.append((f"{e.server[0]}:{e.server[1]}", Direction(e.direction), float(e.payload_bytes)))
     if acct.cut_headers:

@@ -10,18 +10,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from collector import Collector, CollectorReport, SummarySample
+from collector import Collector, CollectorReport, SummarySample, TransferRecord
 from collector.run import run_offline
 from collector.sinks import MemorySink
-from replay import CaptureStats, count_tcp_payload, read_datagrams
+from replay import CaptureStats, Listener, count_tcp_payload, read_datagrams, tcp_listeners
 from xrdsim.counters import read_counters
 from xrdsim.score import Bins
-from xrdsim.validation.compare import compare, verdicts
+from xrdsim.validation.compare import compare, server_label, verdicts
 from xrdsim.validation.findings import (
     capture_findings,
     collector_findings,
     network_findings,
     server_findings,
+    volume_findings,
 )
 from xrdsim.validation.network import (
     NetworkSide,
@@ -29,6 +30,7 @@ from xrdsim.validation.network import (
     counters_side,
     tcp_side,
 )
+from xrdsim.validation.ports import assign_ports
 from xrdsim.validation.probe import MonitoringProbe
 from xrdsim.validation.result import ValidateOptions, Validation
 from xrdsim.validation.servers import ServerFacts, group_servers
@@ -46,12 +48,15 @@ def make_bins(start: float, end: float, width_s: float) -> Bins:
     return Bins(t0, width_s, max(1, math.floor(end / width_s) - math.floor(start / width_s) + 1))
 
 
-def data_ports(servers: Sequence[ServerFacts], given: Sequence[int]) -> dict[int, str]:
-    """Port → where it came from: ``--data-port``, else the idents (and summary sources) of
-    the xrootd servers."""
-    if given:
-        return {p: "--data-port" for p in given}
-    return {s.port: f"{s.port_source} of {s.label}" for s in servers if s.port and s.pgm in ("xrootd", "")}
+def data_ports(servers: Sequence[ServerFacts], given: Sequence[int], records: Sequence[TransferRecord] = (),
+               listeners: Sequence[Listener] = ()) -> dict[int, str]:
+    """Port → where it came from: ``--data-port``, else the idents (and summary sources) of the
+    xrootd servers and the ports of other protocols learned from ``records`` and ``listeners``
+    (see ``xrdsim.validation.ports``); sets each server's ``protocols``."""
+    records_of: dict[str, list[TransferRecord]] = {}
+    for rec in records:
+        records_of.setdefault(server_label(rec, servers), []).append(rec)
+    return assign_ports(servers, records_of, listeners, given)
 
 
 def _collect(capture: str, options: ValidateOptions, probe: MonitoringProbe, stats: CaptureStats) -> tuple[MemorySink, CollectorReport]:
@@ -71,8 +76,8 @@ def _cut(stats: CaptureStats) -> str:
 
 
 def _tcp(capture: str, options: ValidateOptions, servers: Sequence[ServerFacts], ports: dict[int, str],
-         span: tuple[float, float], stats: CaptureStats) -> tuple[NetworkSide, Bins]:
-    source = _file(options.tcp_capture, "capture") if options.tcp_capture else capture
+         span: tuple[float, float], stats: CaptureStats) -> tuple[NetworkSide, Bins, float | None]:
+    source = _tcp_source(capture, options)
     if not ports:
         raise ValidationInputError(f"{capture}: no data port known: no `=` ident or summary report names one; "
                                    f"give --data-port (or --counters){_cut(stats)}")  # fmt: skip
@@ -83,13 +88,17 @@ def _tcp(capture: str, options: ValidateOptions, servers: Sequence[ServerFacts],
                                    f"'or tcp port {min(ports)}', or give --tcp FILE or --counters")  # fmt: skip
     times = [t for e in acct.endpoints for t, _ in e.bins]
     bins = make_bins(min(span[0], *times), max(span[1], *times), options.bin_s)
-    return tcp_side(acct, servers, bins, source, ports), bins
+    return tcp_side(acct, servers, bins, source, ports), bins, acct.first_t
 
 
-def _counters(options: ValidateOptions, servers: Sequence[ServerFacts], span: tuple[float, float]) -> tuple[NetworkSide, Bins]:
+def _tcp_source(capture: str, options: ValidateOptions) -> str:
+    return _file(options.tcp_capture, "capture") if options.tcp_capture else capture
+
+
+def _counters(options: ValidateOptions, servers: Sequence[ServerFacts], span: tuple[float, float]) -> tuple[NetworkSide, Bins, None]:
     table = read_counters(_file(options.counters or "", "counters file"))
     bins = make_bins(*span, options.bin_s)
-    return counters_side(table, servers, bins, span, options.overhead, options.interfaces or None), bins
+    return counters_side(table, servers, bins, span, options.overhead, options.interfaces or None), bins, None
 
 
 def _servers_of(side: NetworkSide, subject: str) -> list[str]:
@@ -113,20 +122,24 @@ def validate(capture: str | Path, options: ValidateOptions | None = None, name: 
     probe, stats = MonitoringProbe(), CaptureStats()
     sink, report = _collect(capture, options, probe, stats)
     servers = group_servers(probe.sockets.values())
-    ports = data_ports(servers, options.data_ports)
     span = (probe.first_t or 0.0, probe.last_t or 0.0)
     phases["collect"] = time.perf_counter() - start
     start = time.perf_counter()
-    side, bins = _counters(options, servers, span) if options.counters else _tcp(capture, options, servers, ports, span, stats)
+    listeners = () if options.counters else tcp_listeners(_tcp_source(capture, options))
+    ports = data_ports(servers, options.data_ports, sink.records, listeners)
+    side, bins, tcp_start = _counters(options, servers, span) if options.counters else _tcp(capture, options, servers, ports, span, stats)
     phases["network"] = time.perf_counter() - start
     samples = [e for e in sink.events if type(e) is SummarySample]
-    comparisons = compare(side, sink.records, samples, servers, bins)
+    capture_start = min(t for t in (probe.first_t, tcp_start) if t is not None) if probe.first_t is not None else tcp_start
+    comparisons = compare(side, sink.records, samples, servers, bins, capture_start)
     active = {label for c in comparisons if c.has_traffic for label in _servers_of(side, c.subject)}
     findings = (capture_findings(stats, dict(probe.other_udp)) + server_findings(servers, span[1] - span[0], active)
-                + collector_findings(report, servers) + network_findings(side))  # fmt: skip
+                + collector_findings(report, servers) + volume_findings(comparisons, sink.records, servers, options.allowance)
+                + network_findings(side))  # fmt: skip
     labels = {f"{ip}:{port}": s.label for s in servers for ip, port in (k.address for k in s.sockets)}
     return Validation(name or Path(capture).stem, capture, options, side.method, bins, servers, comparisons,
-                      verdicts(comparisons, options.tolerance), findings, sink.records, report, stats, ports, labels, span, phases)  # fmt: skip
+                      verdicts(comparisons, options.tolerance, options.allowance), findings, sink.records, report, stats, ports,
+                      labels, span, phases)  # fmt: skip
 
 
 __all__ = ["data_ports", "make_bins", "validate"]

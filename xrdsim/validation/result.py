@@ -23,8 +23,9 @@ ETHERNET_OVERHEAD = Overhead(mtu=1500, header_bytes=66, ack_every=2)
 class ValidateOptions:
     """How to validate: ``data_ports`` (empty: from the idents), the network side from
     ``counters`` or from ``tcp_capture`` (default: the capture itself), ``monitor_ports`` (empty:
-    every UDP port), bin width, tolerance on |1 − ratio|, counter ``interfaces`` (empty: all but
-    loopback), the overhead model for counters and the collector's policies."""
+    every UDP port), bin width, tolerance on |1 − ratio|, ``allowance``: bytes per request (one
+    transfer) allowed on top of it for protocol requests and replies, counter ``interfaces``
+    (empty: all but loopback), the overhead model for counters and the collector's policies."""
 
     data_ports: tuple[int, ...] = ()
     counters: str | None = None
@@ -32,6 +33,7 @@ class ValidateOptions:
     monitor_ports: tuple[int, ...] = ()
     bin_s: float = 60.0
     tolerance: float = 0.005
+    allowance: float = 1024.0
     interfaces: tuple[str, ...] = ()
     overhead: Overhead = ETHERNET_OVERHEAD
     collector: CollectorConfig = field(default_factory=CollectorConfig)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from collector.sources import split_hostport
 from xrdsim.validation.probe import SocketFacts, SummaryFacts
 
+#: The protocol of the port a server names in its ident (spec §3.3).
+XROOT = "xroot"
 #: Codes of detailed monitoring (``xrootd.monitor``), as opposed to summary reports.
 DETAILED = frozenset("=udtirgfTUxp")
 
@@ -19,8 +21,9 @@ DETAILED = frozenset("=udtirgfTUxp")
 @dataclass(slots=True)
 class ServerFacts:
     """One monitored server: ``label`` (``host:port``, or the sender IP when it never said its
-    port), data ``port`` (0 unknown) and where it came from (``port_source``), ``site``,
-    program, sender ``ips`` and the facts of its sockets."""
+    port), xroot data ``port`` (0 unknown) and where it came from (``port_source``), ``site``,
+    program, sender ``ips``, the facts of its sockets and ``protocols``: every data port it
+    serves → its protocol (``xrdsim.validation.ports`` fills it; empty: ``port`` is xroot)."""
 
     label: str
     host: str
@@ -30,6 +33,17 @@ class ServerFacts:
     port_source: str = ""
     ips: set[str] = field(default_factory=set)
     sockets: list[SocketFacts] = field(default_factory=list)
+    protocols: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def data_ports(self) -> dict[int, str]:
+        """Port → protocol: ``protocols``, else the xroot ``port`` (empty when unknown: any port)."""
+        return self.protocols or ({self.port: XROOT} if self.port else {})
+
+    @property
+    def version(self) -> str:
+        """The XRootD version its ident says (``v5.5.3``), "" without an ident."""
+        return next((k.ident.ver for k in self.sockets if k.ident is not None and k.ident.ver), "")
 
     @property
     def codes(self) -> Counter[str]:
@@ -107,4 +121,4 @@ def _by_ip(named: dict[tuple[str, int], ServerFacts], facts: SocketFacts) -> Ser
     return named.setdefault((ip, 0), ServerFacts(ip, ip, 0))
 
 
-__all__ = ["DETAILED", "ServerFacts", "group_servers"]
+__all__ = ["DETAILED", "XROOT", "ServerFacts", "group_servers"]
