@@ -46,7 +46,7 @@ def test_every_datagram_arrives_in_order(capture, capsys):
     assert got == [b"=" + f"#{k:03d}".encode() * (k + 1) for k in range(COUNT)]
     out = capsys.readouterr().out
     total = sum(1 + 4 * (k + 1) for k in range(COUNT))
-    assert out.startswith(f"sent {COUNT} datagrams ({total:,} bytes) to 127.0.0.1:") and "lateness mean" in out and "p99" in out
+    assert out.startswith(f"sent {COUNT} datagrams ({total:,} bytes) from 2 socket(s) to 127.0.0.1:") and "lateness mean" in out and "p99" in out
 
 
 def test_dry_run_prints_offset_source_destination_size_and_code(capture, capsys):
@@ -85,3 +85,46 @@ def test_a_bad_file_exits_2(tmp_path, capsys):
     path.write_bytes(b"")
     assert main(["replay", str(path), "--dry-run"]) == 2
     assert capsys.readouterr().err == f"xrdsim: {path}: empty file\n"
+
+
+def test_a_replayed_capture_into_the_live_collector_gives_the_records_of_collect_pcap(real_capture_path, tmp_path):
+    """Two servers that started in the same second, replayed from one socket into
+    ``xrdsim collect --listen``: the same transfers as ``xrdsim collect --pcap`` (server ids
+    keep the servers apart, so nothing is lost and no CLOSE lacks its OPEN)."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    offline, live = tmp_path / "offline.jsonl", tmp_path / "live.jsonl"
+    assert main(["collect", "--pcap", str(real_capture_path), "--out", str(offline)]) == 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    report = tmp_path / "report.json"
+    proc = subprocess.Popen([sys.executable, "-m", "xrdsim", "collect", "--listen", f"127.0.0.1:{port}", "--out", str(live), "--report", str(report)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and not live.exists():  # the sink opens once the socket is bound
+            time.sleep(0.05)
+        assert live.exists(), "xrdsim collect never opened its output"
+        assert main(["replay", str(real_capture_path), "--to", f"127.0.0.1:{port}", "--speed", "20"]) == 0
+        time.sleep(1.0)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 0, stderr
+
+    def transfers(path):
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        return sorted((r["server_key"], r["site"], r["file_lfn"], r["read_bytes"], r["write_bytes"], r["ended"], r["user"])
+                      for r in rows if r.get("kind") == "transfer")  # fmt: skip
+
+    want = transfers(offline)
+    assert len(want) == 10 and {site for _, site, *_ in want} == {"SITE_A"}
+    assert transfers(live) == want
+    groups = json.loads(report.read_text())["groups"]
+    assert sum(g["received"] for g in groups) == 56 and not any(g["lost"] or g["duplicated"] for g in groups)
+    assert {g["server_key"] for g in groups if g["group"] == "map"} == {"101157319074353#1795912899", "142211717556586#1795912899"}

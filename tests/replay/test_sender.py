@@ -138,3 +138,19 @@ def test_dry_run_uses_arrival_time_when_the_path_set_it():
 def test_bad_arguments_raise_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match):
         list(dry_run(at(0), **kwargs))
+
+
+def test_each_sender_of_the_capture_gets_a_source_port_of_its_own():
+    """XRootD's destinations each send from their own socket with their own pseq counter:
+    a replay keeps them apart by the source port."""
+    senders = [("10.0.0.1", 4001), ("10.0.0.1", 4002), ("10.0.0.7", 4001)]
+    items = [Datagram(100.0 + k * 1e-3, senders[k % 3], ("10.0.0.9", 9930), bytes([k])) for k in range(30)]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(2.0)
+        report = replay(items, rx.getsockname(), speed=math.inf)
+        got = [rx.recvfrom(64) for _ in items]
+    ports = {payload[0]: src[1] for payload, src in got}
+    assert report.senders == 3 and len(set(ports.values())) == 3
+    for k in range(30):
+        assert ports[k] == ports[k % 3]  # one original sender, one port

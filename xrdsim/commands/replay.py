@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ReplayArgumentError(f"--to {args.to}: {exc.strerror or exc}") from None
     ms = 1000.0
-    print(f"sent {rep.sent:,} datagrams ({rep.bytes_sent:,} bytes) to {_where(target)} in {rep.wall_s:.3f} s "
+    print(f"sent {rep.sent:,} datagrams ({rep.bytes_sent:,} bytes) from {rep.senders} socket(s) to {_where(target)} in {rep.wall_s:.3f} s "
           f"({rep.rate_pps:,.0f}/s); send errors {rep.send_errors}; lateness mean {rep.lateness_mean_s * ms:.3f} ms, "
           f"p99 {rep.lateness_p99_s * ms:.3f} ms, max {rep.lateness_max_s * ms:.3f} ms")  # fmt: skip
     return 0
