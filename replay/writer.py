@@ -162,10 +162,15 @@ def _chunks(data: bytes, size: int) -> Iterator[tuple[int, bytes, bool]]:
         yield off, data[off : off + size], off + size < len(data)
 
 
+_DF = 0x4000
+
+
 def ipv4_packets(src: bytes, dst: bytes, ident: int, udp: bytes, mtu: int) -> list[bytes]:
-    """IPv4 packet(s) carrying ``udp``: one, or fragments of (mtu-20)//8*8 bytes."""
+    """IPv4 packet(s) carrying ``udp``: one with Don't Fragment set (as Linux sends UDP with
+    path-MTU discovery, and the real XRootD capture shows), or fragments of (mtu-20)//8*8
+    bytes, which carry no DF."""
     if 20 + len(udp) <= mtu:
-        return [_ipv4(src, dst, ident, 0, udp)]
+        return [_ipv4(src, dst, ident, _DF, udp)]
     size = (mtu - 20) // 8 * 8
     return [_ipv4(src, dst, ident, (off // 8) | (0x2000 if more else 0), chunk) for off, chunk, more in _chunks(udp, size)]
 

@@ -15,13 +15,14 @@ from xrdsim import __version__
 from xrdsim.errors import UserError
 
 #: Subcommand modules in ``xrdsim.commands``, in the order ``--help`` lists them.
-COMMANDS = ("run", "simulate", "collect", "decode", "replay", "validate", "score")
+COMMANDS = ("run", "simulate", "collect", "decode", "replay", "validate", "score", "fidelity")
 
 EPILOG = """examples:
   xrdsim run scenarios/quickstart.yaml          simulate, collect, score and report
   xrdsim decode capture.pcap --summary          what a capture's monitoring holds
   xrdsim collect --listen 0.0.0.0:9930 --out records.jsonl
   xrdsim validate mon.pcap --data-port 1094     score a site's own capture
+  xrdsim fidelity scenarios/fidelity-5.5.3.yaml  the simulator against a real local XRootD
 """
 
 

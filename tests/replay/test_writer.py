@@ -163,3 +163,26 @@ def test_tshark_reads_fragments_without_complaint(tmp_path):
         assert word not in verbose.stdout.lower()
     lengths = subprocess.run([tshark, "-r", str(path), *checks, "-Y", "udp", "-T", "fields", "-e", "udp.length"], capture_output=True, text=True, timeout=60, check=False)
     assert [int(n) for n in lengths.stdout.split()] == [8 + len(d.payload) for d in items]
+
+
+def test_unfragmented_ipv4_datagrams_carry_dont_fragment_as_the_real_capture(tmp_path, real_dir):
+    """Every IPv4 monitoring datagram of the real 5.5.3 capture has DF set; the fragments a
+    datagram above the MTU is cut into have none."""
+    import struct
+
+    from replay.writer import FrameBuilder
+
+    def flags(frame: bytes) -> int:
+        return struct.unpack_from("!H", frame, 14 + 6)[0] >> 13
+
+    real = (real_dir / "monitoring.pcap").read_bytes()
+    off, seen = 24, set()
+    while off + 16 <= len(real):
+        incl = struct.unpack_from("<I", real, off + 8)[0]
+        seen.add(flags(real[off + 16 : off + 16 + incl]))
+        off += 16 + incl
+    assert seen == {0b010}
+    build = FrameBuilder(mtu=1500)
+    (single,) = build.frames(Datagram(1.0, ("10.0.0.1", 4000), ("10.0.0.2", 9930), b"x" * 1472))
+    parts = build.frames(Datagram(1.0, ("10.0.0.1", 4000), ("10.0.0.2", 9930), b"x" * 1473))
+    assert flags(single) == 0b010 and [flags(f) for f in parts] == [0b001, 0b000]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
 from xrdsim.sim.iostats import CRC_BYTES, PAGE, IoPlan
+from xrdsim.sim.liveio import LiveIo
 from xrdsim.sim.nic import Flow, Octets
 from xrdsim.sim.server import Conn, Server, Transfer
 from xrdsim.sim.site import Host, User
@@ -50,7 +51,7 @@ class Job:
     ipv6: bool
     files: list[FileAccess]
     app: str = "xrdcp"
-    client_release: str = "v5.6.3"
+    client_release: str = ""  # the login's &R=; "" = the server's version (clients come with it)
     idle_gap_s: float = 0.0
     login_s: float = 0.0
     tpc: bool = False
@@ -61,6 +62,7 @@ class Job:
     client_pid: int = 0
     host_text: str = ""
     tpc_source: Server | None = None
+    app_info: str = ""
 
 
 def _pages(nbytes: int) -> int:
@@ -81,10 +83,19 @@ def transfer_payload(plan: IoPlan, proto: str, lfn: str) -> tuple[int, int]:
     return down, up
 
 
-def login_text(job: Job, auth_on: bool) -> str | None:
-    """The ``u`` payload after the userid (spec §3.4): auth fields, then the login CGI."""
+def login_text(job: Job, auth_on: bool, host: str = "") -> str | None:
+    """The ``u`` payload after the userid (spec §3.4): auth fields, then the login CGI.
+
+    Real 5.5.3 XrdHttp: nothing without ``auth``; with it and no credentials the auth
+    fields are present and empty, ``&p=http&n=&h=[host]&o=&r=&g=&m=&I=4``.
+    """
     ip = "&I=6" if job.ipv6 else "&I=4"
-    cgi = f"&R={job.client_release}&x={job.app}&y={ip}" if job.proto == "xroot" else ip
+    if job.proto != "xroot":
+        if not auth_on:
+            return None
+        if not job.auth:
+            return f"&p=http&n=&h={host or job.client.name}&o=&r=&g=&m={ip}"
+    cgi = f"&R={job.client_release or job.server.spec.version}&x={job.app}&y={ip}" if job.proto == "xroot" else ip
     if auth_on and job.auth:
         u = job.user
         prot = "gsi" if job.proto == "xroot" else "ztn"
@@ -101,10 +112,14 @@ def session(ctx: "RunContext", job: Job) -> Iterator:
     return redirected_session(ctx, job, rdr)
 
 
-def _login(ctx: "RunContext", srv: Server, job: Job) -> Conn:
-    prot = "xroot" if job.proto == "xroot" else "https"
-    userid = srv.userid(prot, job.user.login if job.proto == "xroot" else "unknown", job.client_pid, job.host_text or job.client.name)
-    return srv.connect(ctx.env.now, userid, login_text(job, ctx.cfg.monitor.auth), job)
+def login(ctx: "RunContext", srv: Server, job: Job) -> Conn:
+    """Log ``job``'s client in at ``srv``: its userid (``http/`` for plain HTTP, ``https/``
+    for TLS; XrdHttp's pid is the server's connection number) and ``u`` record."""
+    xroot = job.proto == "xroot"
+    host = job.host_text or job.client.name
+    userid = srv.userid(job.proto, job.user.login if xroot else "unknown", job.client_pid if xroot else None, host)
+    return srv.connect(ctx.env.now, userid, login_text(job, ctx.cfg.monitor.auth, host), job)
+
 
 
 def redirected_session(ctx: "RunContext", job: Job, rdr: Server) -> Iterator:
@@ -113,7 +128,7 @@ def redirected_session(ctx: "RunContext", job: Job, rdr: Server) -> Iterator:
     if rdr.down_until > ctx.env.now:
         yield from data_session(ctx, job, None, None)
         return
-    rconn = _login(ctx, rdr, job)
+    rconn = login(ctx, rdr, job)
     yield from data_session(ctx, job, rdr, rconn)
     if rdr.alive(rconn):
         rdr.disconnect(ctx.env.now, rconn)
@@ -125,9 +140,11 @@ def data_session(ctx: "RunContext", job: Job, rdr: Server | None, rconn: Conn | 
     if srv.down_until > env.now:
         ctx.stats["refused"] += 1
         return
-    conn = _login(ctx, srv, job)
-    if job.proto != "xroot":
-        srv.monitor.app_info(env.now, conn.mon, job.app)
+    conn = login(ctx, srv, job)
+    # ``i`` only from an xroot client that sends kXR_set monitor info (analysis frameworks
+    # do): XrdHttp has no such request and real 5.5.3 sends no ``i`` for curl sessions.
+    if job.app_info and job.proto == "xroot":
+        srv.monitor.app_info(env.now, conn.mon, job.app_info)
     if job.login_s:
         yield env.timeout(job.login_s)
     for k, fa in enumerate(job.files):
@@ -181,23 +198,35 @@ def open_file(ctx: "RunContext", job: Job, conn, fa: FileAccess, first: bool) ->
     return job.server.open(now, conn, fa.lfn, fsz, fa.rw, fa.plan, now + fa.duration_s, flow, ctx.next_transfer())
 
 
-def transfer_row(ctx: "RunContext", xfer: Transfer, job: Job, totals: tuple[int, int, int], payload: tuple[int, int], kind: str, t: float) -> TransferRow:
-    """The truth row of one transfer; times are the server's unix wire clock."""
-    srv, plan, mf = job.server, xfer.mf.plan, xfer.mf
-    base = srv.wire_base()
-    frac = mf.frac(t)
+def _request_counts(plan: IoPlan | LiveIo, frac: float, kind: str) -> tuple[tuple[int, int, int], int, int]:
+    """((read, readv, write) requests, readv segments, bytes written) of a transfer so far."""
+    if isinstance(plan, LiveIo):  # a scripted file: every request it issued
+        ops = plan.close_at(1.0, kind == "explicit")[1]
+        return (ops.read, ops.readv, ops.write), ops.rsegs, plan.moved_at(1.0)[2]
     n = (plan.read.done(frac), plan.readv.done(frac), plan.write.done(frac))
     if plan.pg and kind != "explicit":
         n = (0, n[1], 0)
     segs = plan.readv.seg_stats(n[1])[0] if n[1] else 0
+    return n, segs, plan.write.total(plan.write.count)
+
+
+def transfer_row(ctx: "RunContext", xfer: Transfer, job: Job, totals: tuple[int, int, int], payload: tuple[int, int], kind: str, t: float) -> TransferRow:
+    """The truth row of one transfer; times are the server's unix wire clock."""
+    srv, plan, mf = job.server, xfer.mf.plan, xfer.mf
+    base = srv.wire_base()
+    n, segs, written = _request_counts(plan, mf.frac(t), kind)
     ip = job.client.ip6 if job.ipv6 else job.client.ip4
+    # The truth holds what the server sent: a session logged in without auth has no `&m=`
+    # DN nor `&o=` VO in its u map (login_text), so a record cannot know them either.
+    sent_auth = ctx.cfg.monitor.auth and job.auth
+    dn, vo = (job.user.dn, job.user.vo) if sent_auth else ("", "")
     return TransferRow(
         xfer.ident, srv.site.name, srv.name, srv.spec.host.ip4, xfer.stod, mf.file_id, mf.session.user_dictid,
-        xfer.lfn, xfer.size if not xfer.rw else plan.write.total(plan.write.count), job.user.dn, job.user.vo,
+        xfer.lfn, xfer.size if not xfer.rw else written, dn, vo,
         job.client.name, ip, job.proto, job.ipv6, base + xfer.t_open, base + t, *totals, n[0], n[1], segs, n[2],
         kind, job.tpc, job.app, payload[1], payload[0],
     )
 
 
-__all__ = ["FileAccess", "Job", "data_session", "login_text", "redirected_session", "report_tpc", "session", "transfer_payload",
+__all__ = ["FileAccess", "Job", "data_session", "login", "login_text", "redirected_session", "report_tpc", "session", "transfer_payload",
            "transfer_row"]

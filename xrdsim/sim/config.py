@@ -8,6 +8,7 @@ here beyond ``check_config``, which raises one-line ``ConfigError``s naming the 
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 
 from xrdsim.errors import UserError
@@ -142,6 +143,54 @@ class JobConfig:
     app: str = "xrdcp"
 
 
+#: Steps a scripted session may take, and the protocols it may speak.
+STEP_OPS = ("open", "read", "readv", "write", "sleep", "sendinfo", "close", "kill", "get", "put")
+SESSION_PROTOCOLS = ("xroot", "http", "https")
+OPEN_MODES = ("read", "write", "create", "update")
+
+
+@dataclass(frozen=True, slots=True)
+class StepConfig:
+    """One step of a scripted session (``op`` names it; other fields as the op needs).
+
+    ``open`` ``lfn`` in ``mode`` (read: an existing file of ``size_bytes``; create/write: a
+    new one); ``read``/``write`` ``size_bytes`` at ``offset_bytes`` of the file opened last;
+    ``readv`` the ``[offset, length]`` pairs of ``segments``; ``sleep`` ``duration_s`` idle;
+    ``sendinfo`` ``text`` (kXR_set monitor info); ``close`` the file opened last; ``kill``
+    the client dies with its files open. HTTP: ``get`` the whole ``lfn`` (``size_bytes``
+    long), ``put`` ``size_bytes`` to ``lfn``: one connection each.
+    """
+
+    op: str = "read"
+    lfn: str = ""
+    mode: str = "read"
+    offset_bytes: int = 0
+    size_bytes: int = 0
+    segments: list[list[int]] = field(default_factory=list)
+    duration_s: float = 0.0
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """A client session as a list of steps, starting ``at_s`` on ``server`` of ``site``.
+
+    ``proto`` xroot, http or https; ``auth`` the client authenticates (DN, VO in ``u``);
+    ``app`` the ``x=`` of the xroot login; ``client_release`` its ``&R=`` ('' = the server's
+    version, the client library the real check drives comes with the server).
+    """
+
+    at_s: float = 0.0
+    site: int = 0
+    server: int = 0
+    proto: str = "xroot"
+    auth: bool = False
+    ipv6: bool = False
+    app: str = "xrdcp"
+    client_release: str = ""
+    steps: list[StepConfig] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class WorkloadConfig:
     """Job arrivals (Poisson with a daily cycle), access-pattern shares and file sizes."""
@@ -173,6 +222,7 @@ class WorkloadConfig:
     session_files: int = 5
     idle_gap_s: float = 120.0
     scripted: list[JobConfig] = field(default_factory=list)
+    sessions: list[SessionConfig] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,11 +281,26 @@ def _need(ok: bool, key: str, expected: str, found: object) -> None:
         raise ConfigError(f"{key}: expected {expected}, got {found!r}")
 
 
+#: Bounds of what a scenario may ask for on one machine (issue: values that cannot run).
+MAX_SITES = 100_000
+MAX_SERVERS_PER_SITE = 10_000
+MAX_DURATION_S = 366 * 86400.0
+MIN_INTERVAL_S = 0.001
+
+
 def check_config(cfg: SimConfig) -> None:
     """Raise ``ConfigError`` (one line: key, accepted values, found) for unusable values."""
-    _need(cfg.duration_s > 0, "duration_s", "a positive duration", cfg.duration_s)
-    _need(cfg.sites or cfg.site_count >= 1, "site_count", "at least 1 site", cfg.site_count)
+    _need(0 < cfg.duration_s <= MAX_DURATION_S, "duration_s", f"a positive duration of at most {MAX_DURATION_S / 86400:.0f} days", cfg.duration_s)
+    _need(cfg.sites or 1 <= cfg.site_count <= MAX_SITES, "site_count", f"1..{MAX_SITES} sites", cfg.site_count)
+    _need(1 <= cfg.servers_per_site <= MAX_SERVERS_PER_SITE, "servers_per_site", f"1..{MAX_SERVERS_PER_SITE}", cfg.servers_per_site)
     mon = cfg.monitor
+    # an interval shorter than a millisecond would schedule billions of timer events
+    for name in ("flush_s", "window_s", "ident_s", "fstat_s", "flush_io_s"):
+        value = getattr(mon, name)
+        _need(math.isfinite(value) and (value == 0 and name in ("fstat_s", "flush_io_s") or value >= MIN_INTERVAL_S),
+              f"monitor.{name}", f"at least {MIN_INTERVAL_S} s" + (" (or 0: off)" if name in ("fstat_s", "flush_io_s") else ""), value)  # fmt: skip
+    _need(cfg.report.every_s >= MIN_INTERVAL_S, "report.every_s", f"at least {MIN_INTERVAL_S} s", cfg.report.every_s)
+    _need(cfg.step_s >= MIN_INTERVAL_S, "step_s", f"at least {MIN_INTERVAL_S} s", cfg.step_s)
     _need(len(mon.dests) <= 2, "monitor.dests", "at most 2 destinations", len(mon.dests))
     _need(1024 <= mon.fbuff_bytes <= 65535, "monitor.fbuff_bytes", "1024..65535", mon.fbuff_bytes)
     _need(1024 <= mon.mbuff_bytes <= 65535, "monitor.mbuff_bytes", "1024..65535", mon.mbuff_bytes)
@@ -254,6 +319,23 @@ def check_config(cfg: SimConfig) -> None:
     _need(cfg.step_s > 0, "step_s", "a positive duration", cfg.step_s)
     for i, job in enumerate(cfg.workload.scripted):
         _need(job.op in JOB_OPS, f"workload.scripted[{i}].op", "one of " + ", ".join(JOB_OPS), job.op)
+    for i, ses in enumerate(cfg.workload.sessions):
+        check_session(ses, f"workload.sessions[{i}]")
+
+
+def check_session(ses: SessionConfig, key: str) -> None:
+    """Raise ``ConfigError`` for a session whose protocol, steps or modes cannot run."""
+    _need(ses.proto in SESSION_PROTOCOLS, f"{key}.proto", "one of " + ", ".join(SESSION_PROTOCOLS), ses.proto)
+    http = ses.proto != "xroot"
+    for j, step in enumerate(ses.steps):
+        at = f"{key}.steps[{j}]"
+        _need(step.op in STEP_OPS, f"{at}.op", "one of " + ", ".join(STEP_OPS), step.op)
+        allowed = ("get", "put", "sleep") if http else tuple(o for o in STEP_OPS if o not in ("get", "put"))
+        _need(step.op in allowed, f"{at}.op", f"one of {', '.join(allowed)} for {ses.proto}", step.op)
+        _need(step.mode in OPEN_MODES, f"{at}.mode", "one of " + ", ".join(OPEN_MODES), step.mode)
+        _need(step.op not in ("open", "get", "put") or step.lfn.startswith("/"), f"{at}.lfn", "an absolute path", step.lfn)
+        _need(all(len(s) == 2 and min(s) >= 0 for s in step.segments), f"{at}.segments", "[offset, length] pairs", step.segments)
+        _need(step.op != "readv" or bool(step.segments), f"{at}.segments", "at least one segment", step.segments)
 
 
 #: Operations a scripted job may name.
@@ -271,9 +353,12 @@ __all__ = [
     "OutageConfig",
     "PathConfig",
     "ReportConfig",
+    "SessionConfig",
     "SimConfig",
     "SiteConfig",
+    "StepConfig",
     "WorkloadConfig",
     "check_config",
+    "check_session",
     "wlcg_monitor",
 ]

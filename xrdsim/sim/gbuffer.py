@@ -1,7 +1,8 @@
 """One binary g-stream provider's buffer as a SimPy-free state object (spec §1.6, §2.3, §7.1).
 
 Text records are appended until the next would not fit ``gbuff`` (rounded down to a multiple
-of 8, 1024..65536), then flushed; the ``flush`` timer sends what is left. pseq is the
+of 8, 1024..65536), then flushed; the ``flush`` timer sends what is at least ``flush`` old
+(real 5.5.3: r and g records wait 1–2 intervals, not up to the next tick). pseq is the
 provider's own counter, pre-incremented (first packet 1). Finished packets go to ``send``.
 """
 
@@ -24,13 +25,14 @@ class GBuffer:
     """Records of one provider waiting to be sent; ``t_beg``/``t_end`` are the wire times of
     the first and last record inserted (spec §7.1)."""
 
-    __slots__ = ("cap", "pseq", "records", "send", "size", "t_beg", "t_end")
+    __slots__ = ("cap", "pseq", "records", "send", "size", "t_beg", "t_end", "t_first")
 
     def __init__(self, cap: int, send: GSend) -> None:
         self.cap, self.send = cap, send
         self.records: list[str] = []
         self.size = G_HEADER
         self.t_beg = self.t_end = 0
+        self.t_first = 0.0
         self.pseq = 0
 
     def add(self, record: str, wire_t: int, t_send: float) -> None:
@@ -39,14 +41,15 @@ class GBuffer:
         if self.records and self.size + n > self.cap:
             self.flush(t_send)
         if not self.records:
-            self.t_beg = wire_t
+            self.t_beg, self.t_first = wire_t, t_send
         self.t_end = wire_t
         self.records.append(record)
         self.size += n
 
-    def flush(self, t_send: float) -> None:
-        """Send the buffered records, if any, with the next pseq."""
-        if not self.records:
+    def flush(self, t_send: float, min_age_s: float = 0.0) -> None:
+        """Send the buffered records, if any and the first is ``min_age_s`` old, with the
+        next pseq (the ``flush`` timer sends only what waited a whole interval)."""
+        if not self.records or t_send - self.t_first < min_age_s - 1e-9:
             return
         self.pseq = (self.pseq + 1) & 0xFF
         self.send(t_send, self.pseq, self.t_beg, self.t_end, self.records)

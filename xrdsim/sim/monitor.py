@@ -16,6 +16,7 @@ from xrdsim.sim.trace import TraceBuffer, TraceStreams
 from xrdsim.sim.traceio import IoCursor
 from xrdsim.wire import (
     Dialect,
+    DiscFlag,
     FileClose,
     FileDisc,
     FileOpen,
@@ -64,10 +65,10 @@ class MonSession:
     readv_seq: int = 0
 
     def next_readv_seq(self) -> int:
-        """The next readv request number of this session (uint8, wraps; spec §5.2)."""
-        seq = self.readv_seq
-        self.readv_seq = (seq + 1) & 0xFF
-        return seq
+        """The next readv request number of this session (uint8, wraps; spec §5.2). The
+        real 5.5.3 server numbers a session's first readv 1, not 0."""
+        self.readv_seq = (self.readv_seq + 1) & 0xFF
+        return self.readv_seq
 
 
 @dataclass(slots=True)
@@ -223,7 +224,10 @@ class Monitor:
         if self.fdests:
             self._frecord(t, FileDisc(session.user_dictid))
         if self.tracing:
-            self.trace.disconnect(t, session, forced=bool(closed))
+            # Real 5.5.3: an xroot DISC has flags 0 even after forced closes (a SIGKILLed
+            # client), an XrdHttp one always 0x01; seconds are whole-second clocks subtracted.
+            flags = DiscFlag.FORCED if session.userid.startswith("http") else DiscFlag(0)
+            self.trace.disconnect(t, session, flags, self.wire(t) - self.wire(session.t_login))
         return closed
 
     # ------------------------------------------------------------------ f-stream
@@ -292,11 +296,13 @@ class Monitor:
         for d in self.gdests:
             self.out.append(Emission(t, d, "g:P", "g", pseq, payload))
 
-    def flush_tick(self, t: float) -> None:
-        """The ``flush`` timer: the shared t buffer, the r buffers and the g-stream."""
+    def flush_tick(self, t: float, aged: bool = True) -> None:
+        """The ``flush`` timer: the shared t buffer, and the r buffers and the g-stream once
+        their records are a whole ``flush`` old (``aged`` False: everything, at a stop)."""
+        age = self.cfg.flush_s if aged else 0.0
         self.trace.flush_shared(t)
-        self.redir.flush(self.window_at(t), t)
-        self.tpc.flush(t)
+        self.redir.flush(self.window_at(t), t, age)
+        self.tpc.flush(t, age)
 
     def io_tick(self, t: float) -> None:
         """Bring every session buffer up to ``t``, so ``flush io`` and full buffers are sent
@@ -308,7 +314,7 @@ class Monitor:
         """The process stops (restart, end of run): every pending shared buffer goes out."""
         if self.fbuf:
             self.fstat_tick(t)
-        self.flush_tick(t)
+        self.flush_tick(t, aged=False)
 
     def drain(self) -> list[Emission]:
         """Take the packets produced so far."""

@@ -2,7 +2,7 @@
 
 ``rnums`` buffers filled round-robin, each opened by a REDTIME before the first record of a
 window and closed by a REDTIME of the tick it is sent in; flushed when the next record would
-not fit ``rbuff`` and on the ``flush`` timer. Finished slot lists go to a ``send`` callback.
+not fit ``rbuff`` and on the ``flush`` timer once at least ``flush`` old. Finished slot lists go to a ``send`` callback.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class RedirBuffer:
     slots: list = field(default_factory=list)
     used: int = 0
     window: int | None = None
+    t_first: float = 0.0
 
 
 class RedirBuffers:
@@ -54,6 +55,8 @@ class RedirBuffers:
         size = record_slots(rec)
         if buf.used + size + (buf.window != window) > self.cap:
             self._flush(buf, window, t_send)
+        if not buf.slots:
+            buf.t_first = t_send
         if buf.window != window:
             buf.slots.append(RedirTime(self.window_s, window))
             buf.used += 1
@@ -61,10 +64,12 @@ class RedirBuffers:
         buf.slots.append(rec)
         buf.used += size
 
-    def flush(self, window: int, t_send: float) -> None:
-        """The ``flush`` timer: send every non-empty buffer, closed by a REDTIME at ``window``."""
+    def flush(self, window: int, t_send: float, min_age_s: float = 0.0) -> None:
+        """The ``flush`` timer: send every buffer whose first record is ``min_age_s`` old,
+        closed by a REDTIME at ``window``."""
         for buf in self.buffers:
-            self._flush(buf, window, t_send)
+            if t_send - buf.t_first >= min_age_s - 1e-9:
+                self._flush(buf, window, t_send)
 
     def _flush(self, buf: RedirBuffer, window: int, t_send: float) -> None:
         if not buf.slots:

@@ -26,6 +26,7 @@ from xrdsim.sim.server import Server, Transfer
 from xrdsim.sim.site import build_world
 from xrdsim.sim.sockets import Outbox
 from xrdsim.sim.truth import CounterRow, Truth
+from xrdsim.sim.script import scripted_sessions
 from xrdsim.sim.workload import JobMaker, arrivals, scripted
 
 
@@ -153,6 +154,8 @@ class SimRun:
         for k in range(len(ctx.world.sites)):
             ctx.env.process(arrivals(ctx, k, JobMaker(ctx, ctx.rng(f"jobs:{k}")), ctx.rng(f"arrivals:{k}")))
         ctx.env.process(scripted(ctx, ctx.rng("scripted")))
+        if self.config.workload.sessions:
+            ctx.env.process(scripted_sessions(ctx, ctx.rng("sessions")))
         ctx.env.process(sampler(ctx))
         return ctx
 

@@ -15,6 +15,7 @@ from xrdsim.datagram import Address
 from xrdsim.sim.iostats import IoPlan
 from xrdsim.sim.monitor import MonFile, Monitor, MonSession
 from xrdsim.sim.nic import Flow, Octets
+from xrdsim.sim.servstats import ServerStats
 from xrdsim.sim.site import ServerSpec, Site
 from xrdsim.sim.sockets import dest_address
 from xrdsim.sim.summary import report_payload
@@ -87,6 +88,7 @@ class Server:
         self.conns: dict[int, Conn] = {}
         self.pid = spec.pid
         self.links = LinkTotals()
+        self.stats = ServerStats()
         self.sessions = 0
         ports = rng.sample(range(32768, 61000), len(ctx.cfg.monitor.dests) + 1)
         self.src: list[Address] = [(spec.host.ip4, p) for p in ports]
@@ -139,6 +141,7 @@ class Server:
         self.down_until = t + downtime_s
         self.pid = self.rng.randrange(1000, 60000)
         self.links = LinkTotals()
+        self.stats = ServerStats()
         self.flush()
         self._monitor(t + downtime_s)
         self.ctx.env.process(_delayed_start(self, downtime_s))
@@ -151,15 +154,17 @@ class Server:
 
     # ---------------------------------------------------------------- sessions
 
-    def userid(self, prot: str, login: str, client_pid: int, host: str) -> str:
-        """``prot/user.pid:sid@host`` (spec §3.2); pid = session id from 5.6.5 on."""
+    def userid(self, prot: str, login: str, client_pid: int | None, host: str) -> str:
+        """``prot/user.pid:sid@host`` (spec §3.2); pid = session id from 5.6.5 on, and
+        always for XrdHttp (``client_pid`` None: the server's connection number)."""
         self.sessions += 1
-        pid = self.sessions if self.new_session_ids else client_pid
+        pid = self.sessions if self.new_session_ids or client_pid is None else client_pid
         return f"{prot}/{login}.{pid}:{self.monitor.sid}@{host}"
 
     def connect(self, t: float, userid: str, login_info: str | None, info: object) -> Conn:
         """A client logged in (``u``)."""
         conn = Conn(self.monitor.login(t, userid, login_info), self.incarnation, t, info)
+        self.stats.connected(userid.startswith("xroot/"), bool(getattr(info, "auth", False)))
         self.conns[id(conn)] = conn
         lk = self.links
         lk.num += 1
@@ -171,6 +176,7 @@ class Server:
     def open(self, t: float, conn: Conn, lfn: str, fsz: int, rw: bool, plan: IoPlan, t_end: float, flow: Flow, ident: int) -> Transfer:
         """A file opened on ``conn``; ``flow`` carries its payload."""
         mf = self.monitor.open(t, conn.mon, lfn, fsz, rw, plan, t_end)
+        self.stats.opens += 1
         xfer = Transfer(ident, conn, mf, flow, lfn, fsz, rw, t, self.monitor.stod)
         conn.transfers[mf.file_id] = xfer
         self.ctx.flows[ident] = flow
@@ -186,10 +192,24 @@ class Server:
         xfer.conn.in_bytes += up
         return down, up
 
+    def _count_requests(self, xfer: Transfer, t: float) -> None:
+        """A generated transfer's requests into the summary counters when it ends (a
+        scripted one counts each request as it is issued)."""
+        self.stats.misc += 1  # kXR_close, or the server's own close at a disconnect
+        plan = xfer.mf.plan
+        if isinstance(plan, IoPlan):
+            frac = xfer.mf.frac(t)
+            k_v = plan.readv.done(frac)
+            self.stats.reads += plan.read.done(frac)
+            self.stats.readvs += k_v
+            self.stats.readv_segs += plan.readv.seg_stats(k_v)[0] if k_v else 0
+            self.stats.writes += plan.write.done(frac)
+
     def close(self, t: float, xfer: Transfer, forced: bool = False) -> tuple[tuple[int, int, int], tuple[int, int]]:
         """Close ``xfer``: monitored (read, readv, write) and booked (down, up) payload."""
         xfer.conn.transfers.pop(xfer.mf.file_id, None)
         totals = self.monitor.close(t, xfer.mf, forced)
+        self._count_requests(xfer, t)
         self.flush()
         return totals, self._settle(xfer, t)
 
@@ -198,6 +218,7 @@ class Server:
         closed = []
         for mf, totals in self.monitor.disconnect(t, conn.mon):
             xfer = conn.transfers.pop(mf.file_id)
+            self._count_requests(xfer, t)
             closed.append((xfer, totals, self._settle(xfer, t)))
         self.conns.pop(id(conn), None)
         lk = self.links

@@ -130,8 +130,10 @@ class TraceStreams:
         if buf is not None:
             self.catch_up(t, mf.session)
             buf.add([entry], w, t)
-            mf.io = IoCursor(mf.plan, mf.file_id, fsz, mf.t_open, mf.t_end, self.cfg.io_entries_cap, self.iov,
-                             self.cap - 3, mf.session.next_readv_seq)
+            make = getattr(mf.plan, "cursor", None)  # a scripted file's requests (``liveio``)
+            mf.io = make(mf.file_id, self.iov, mf.session.next_readv_seq) if make else IoCursor(
+                mf.plan, mf.file_id, fsz, mf.t_open, mf.t_end, self.cfg.io_entries_cap, self.iov, self.cap - 3,
+                mf.session.next_readv_seq)
         if self.shared is not None:
             self.shared.add([TraceOpen(fsz, mf.file_id)], w, t)
 
@@ -145,17 +147,16 @@ class TraceStreams:
         if self.shared is not None:
             self.shared.add([encode_trace_close(mf.file_id, totals[0] + totals[1], totals[2])], w, t)
 
-    def disconnect(self, t: float, session: "MonSession", forced: bool) -> None:
+    def disconnect(self, t: float, session: "MonSession", flags: DiscFlag, seconds: int) -> None:
         """Session end (after its forced closes): DISC where ``user`` asks, session buffer sent."""
-        w, flags = self.window(t), DiscFlag.FORCED if forced else DiscFlag(0)
-        buf = session.trace
+        w, buf = self.window(t), session.trace
         if buf is not None:
             if self.io_disc:
-                buf.add([TraceDisc(flags, int(t - session.t_login), session.user_dictid)], w, t)
+                buf.add([TraceDisc(flags, seconds, session.user_dictid)], w, t)
             buf.flush(w, t)
             session.trace = None
         if self.shared is not None and self.disc:
-            self.shared.add([TraceDisc(flags, int(t - session.t_login), session.user_dictid)], w, t)
+            self.shared.add([TraceDisc(flags, seconds, session.user_dictid)], w, t)
 
     def catch_up(self, t: float, session: "MonSession") -> None:
         """Move the I/O entries due by ``t`` of every open file of ``session`` into its

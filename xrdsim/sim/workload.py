@@ -76,10 +76,12 @@ class JobMaker:
         workers = sites[site].workers
         return pick(rng, workers) if workers else sites[site].servers[0].host
 
-    def _file(self, user: User, kind: str, srv: Server) -> FileAccess:
+    def _file(self, user: User, kind: str, srv: Server, proto: str = "xroot") -> FileAccess:
         wl, rng = self.ctx.cfg.workload, self.rng
         lfn, size = pick(rng, self.ctx.world.catalogue[user.vo])
-        pg = kind in ("full", "write") and rng.random() < wl.pg_share
+        # pgread/pgwrite are xroot requests: an HTTP transfer never uses them (the draw
+        # stays, so the seed's other choices do not move)
+        pg = kind in ("full", "write") and rng.random() < wl.pg_share and proto == "xroot"
         if kind == "write":
             lfn = lfn.rsplit("/", 1)[0] + f"/out_{rng.getrandbits(40):010x}.root"
         plan, moved, rw = _plan(kind, size, wl, rng, pg)
@@ -95,11 +97,12 @@ class JobMaker:
         if kind == "tpc":
             return self._tpc(srv, user)
         nfiles = wl.session_files if kind == "session" else 1
-        files = [self._file(user, "partial" if kind == "session" else kind, srv) for _ in range(nfiles)]
+        files = [self._file(user, "partial" if kind == "session" else kind, srv, proto) for _ in range(nfiles)]
         job = Job(srv, self._client(site), user, proto, rng.random() < wl.ipv6_share, files,
                   app="xrdcp" if proto == "xroot" else "davix/0.8.4", client_pid=1000 + int(rng.random() * (2**22 - 1000)),
                   idle_gap_s=rng.expovariate(1 / wl.idle_gap_s) if kind == "session" else 0.0,
-                  auth=rng.random() < wl.auth_share)
+                  auth=rng.random() < wl.auth_share,
+                  app_info=f"{user.vo}-analysis" if kind == "session" and proto == "xroot" else "")
         return [ctx.faults.maybe_crash(job, rng)]
 
     def pick_server(self, site: int) -> Server:
