@@ -1,6 +1,7 @@
 """Endings driven by time or by a new incarnation: open-file TTL, the DISC grace period,
-held t-stream records, idle sessions and servers, and the end of an incarnation (restart,
-eviction, shutdown) with a record for every file still open. Never reads a clock.
+held t-stream records, idle sessions (by idleness, not age) and servers, and the end of an
+incarnation (restart, eviction, shutdown) with a record for every file still open. Never
+reads a clock.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ def expire_server(tables: Tables, server: ServerState, now: float, out: list[Eve
     if server.disc:
         _expire_disc(tables, server, now, out)
     crosscheck.expire(tables, server, now, out)
-    _expire_sessions(tables, server, now - tables.cfg.session_ttl)
+    _expire_sessions(tables, server, now, now - tables.cfg.session_ttl)
     for grp in server.groups.values():
         if grp.pending:
             grp.expire(now)
@@ -52,12 +53,22 @@ def _expire_disc(tables: Tables, server: ServerState, now: float, out: list[Even
         drop_session(tables, server, dictid)
 
 
-def _expire_sessions(tables: Tables, server: ServerState, horizon: float) -> None:
+def _expire_sessions(tables: Tables, server: ServerState, now: float, horizon: float) -> None:
+    """Sessions idle for ``session_ttl`` go; the maps stay ordered by when each was last seen
+    busy. A session is busy when it has a file open or opened or closed one since it was last
+    looked at: such a one is seen busy now and moves to the end, so a session is dropped only
+    after a whole TTL without file activity (and at most two TTLs after its last)."""
     users = server.users
     while users:
         dictid, user = next(iter(users.items()))
-        if user.t_created > horizon:
+        if user.t_seen > horizon:
             break
+        files = user.files
+        uses = getattr(files, "uses", user.seen_uses)
+        if files or uses != user.seen_uses:
+            user.t_seen, user.seen_uses = now, uses
+            users[dictid] = users.pop(dictid)
+            continue
         drop_session(tables, server, dictid)
 
 

@@ -11,6 +11,28 @@ import ipaddress
 from xrdsim.wire import Cgi, MapPacket, parse_userid
 
 
+class SessionFiles(set):
+    """The dictids of a session's open files, counting every open and close: the session
+    expiry tells an idle session from a busy one by whether ``uses`` moved (the f-stream
+    adds and discards here, and reads no clock)."""
+
+    __slots__ = ("uses",)
+
+    def __init__(self, fids: tuple[int, ...] = ()) -> None:  # the argument: pickle rebuilds a set subclass from its items
+        super().__init__(fids)
+        self.uses = 0
+
+    def add(self, fid: int) -> None:
+        """Note a file opened by the session."""
+        self.uses += 1
+        super().add(fid)
+
+    def discard(self, fid: int) -> None:
+        """Note a file of the session closed."""
+        self.uses += 1
+        super().discard(fid)
+
+
 class UserInfo:
     """One session of one incarnation, keyed by its ``u`` dictid (0 when built from a
     ``d`` record's userid because no ``u`` was seen)."""
@@ -18,7 +40,7 @@ class UserInfo:
     __slots__ = (
         "dictid", "userid_text", "user", "user_dn", "vo", "role", "client_host", "client_ip",
         "protocol", "ipv6", "app_info", "auth_protocol", "token_subject", "experiment",
-        "activity", "t_created", "files",
+        "activity", "t_created", "t_seen", "seen_uses", "files",
     )  # fmt: skip
 
     def __init__(self, dictid: int, userid_text: str, t_created: float) -> None:
@@ -34,7 +56,9 @@ class UserInfo:
         self.protocol = uid.prot
         self.ipv6 = ":" in self.client_ip
         self.t_created = t_created
-        self.files: set[int] = set()
+        self.t_seen = t_created  # last time the expiry saw the session busy
+        self.seen_uses = 0  # ``files.uses`` at ``t_seen``
+        self.files = SessionFiles()
 
     def apply_login(self, payload: str) -> None:
         """The ``u`` payload: auth fields ``p n h o r g m`` and login ``R x y I`` (spec §3.4)."""

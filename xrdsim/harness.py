@@ -36,12 +36,15 @@ from xrdsim.score import (
     score_run,
     to_rec,
 )
+from xrdsim.score.formats import RecordFormat, field_map
 from xrdsim.sim import CounterRow, DatagramRow, FaultRow, SimRun, TransferRow, simulate
 
 #: Seconds of datagram time between two ``Collector.flush`` calls in process.
 FLUSH_TICK_S = 10.0
 #: Seconds a UDP collector gets to drain its socket after the last datagram.
 DRAIN_S = 10.0
+#: Longest wait of the unpaced UDP sender for the in-process receiver to take a datagram.
+LOCKSTEP_WAIT_S = 0.05
 
 
 class HarnessError(UserError):
@@ -102,6 +105,14 @@ class RunResult:
     collected: Collected
     sim_stats: dict[str, Any]
     out_dir: Path | None = None
+    collector: str = ""  # the collector that ran (the mode, after any --collector override)
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per wall second of simulate + collect + score (the one speed
+        figure both the terminal and the report print); NaN when nothing was simulated."""
+        busy = sum(v for k, v in self.phases.items() if k in ("simulate", "collect", "score"))
+        return self.scenario.sim.duration_s / busy if busy and "simulate" in self.phases else float("nan")
 
     @property
     def passed(self) -> bool:
@@ -171,11 +182,22 @@ class UdpSender:
     """Sends datagrams to ``port`` on loopback, one socket per emitter address (the collector
     tells servers apart by sender socket), paced at ``speed`` simulated seconds per wall second."""
 
-    def __init__(self, port: int, speed: float) -> None:
-        self.port, self.speed = port, speed
+    def __init__(self, port: int, speed: float, received: Callable[[], int] | None = None) -> None:
+        self.port, self.speed, self.received = port, speed, received
         self.sockets: dict[tuple[str, int], socket.socket] = {}
         self.now = 0.0
         self.sent = 0
+
+    def _wait_for_receiver(self) -> None:
+        """Unpaced, with a receiver count: wait until it has taken every datagram sent (at most
+        ``LOCKSTEP_WAIT_S``: one the kernel dropped must not stall the run). The collector's
+        clock is ``now``; were the sender ahead, each record would be stamped with a later
+        datagram's time and its latency inflated by the backlog."""
+        if self.received is None:
+            return
+        deadline = time.monotonic() + LOCKSTEP_WAIT_S
+        while self.received() < self.sent and time.monotonic() < deadline:
+            time.sleep(0.00005)
 
     def _socket(self, src: tuple[str, int]) -> socket.socket:
         sock = self.sockets.get(src)
@@ -194,6 +216,8 @@ class UdpSender:
                 ahead = (t - first) / self.speed - (time.monotonic() - wall0)
                 if ahead > 0:
                     time.sleep(ahead)
+            elif self.received is not None:
+                self._wait_for_receiver()
             elif self.sent % 256 == 255:
                 time.sleep(0.0005)  # unpaced: let the receiver keep up with loopback
             self.now = t0 + t
@@ -201,6 +225,8 @@ class UdpSender:
             self.sent += 1
             if self.sent % 2000 == 0:
                 progress.show("run", t, self.sent, 0)
+        if self.speed <= 0:
+            self._wait_for_receiver()  # the last datagram too, before ``now`` jumps to the run's end
 
     def close(self) -> None:
         """Close every socket."""
@@ -215,7 +241,7 @@ def collect_udp(stream: Iterable[Datagram], scenario: Scenario, t0: float, clock
     from collector.sources import UdpSource
 
     source, sink, c = UdpSource([("127.0.0.1", 0)]), MemorySink(), Collector(scenario.collector.config)
-    sender = UdpSender(source.addresses[0][1], speed)
+    sender = UdpSender(source.addresses[0][1], speed, received=lambda: c.datagrams)
     sender.now = t0
     ready, box = threading.Event(), {}
 
@@ -260,27 +286,86 @@ class Sample:
     link_out_delta: int | None
 
 
-def read_records(path: Path, fields: dict[str, str]) -> Collected:
-    """Transfer records (and summary samples) from JSON lines: ``kind`` transfer or no
-    ``kind`` is a record, ``summary`` a sample, anything else is skipped."""
+def read_records(path: Path, fields: dict[str, str], fmt: RecordFormat = RecordFormat.OURS) -> Collected:
+    """Transfer records (and summary samples) from JSON lines, or the Parquet ``xrdsim collect``
+    writes: ``kind`` transfer or no
+    ``kind`` is a record, ``summary`` a sample, anything else is skipped. ``fmt`` names a
+    field-map preset (OSG, WLCG) that ``fields`` refines."""
+    preset = field_map(fmt, fields)
+    fields = preset.fields
     out = Collected()
-    if not path.exists():
+    if not path.is_file():
         raise HarnessError(f"no records file {path}")
-    with path.open() as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise HarnessError(f"{path}:{n}: not JSON: {exc.msg}") from None
-            kind = obj.get("kind", "transfer")
-            if kind == "transfer":
-                out.records.append(to_rec(obj, fields))
-                out.record_hosts.setdefault(str(obj.get("server_key", "")), str(obj.get(fields.get("server_host", "server_host"), "")))
-            elif kind == "summary":
-                out.summaries.append(Sample(str(obj.get("server", "")), obj.get("link_in_delta"), obj.get("link_out_delta")))
+    for n, obj in _record_rows(path):
+        if not isinstance(obj, dict):
+            raise HarnessError(f"{path}:{n}: not a JSON object")
+        kind = obj.get("kind", "transfer")
+        if kind == "transfer":
+            out.records.append(to_rec(obj, fields, preset.time_scale))
+            out.record_hosts.setdefault(str(obj.get("server_key", "")), str(obj.get(fields.get("server_host", "server_host"), "")))
+        elif kind == "summary":
+            out.summaries.append(Sample(str(obj.get("server", "")), obj.get("link_in_delta"), obj.get("link_out_delta")))
     return out
+
+
+def _record_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line or row number, object) of a JSON-lines file or of the Parquet ``collect`` writes."""
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic == b"PAR1":
+        import pyarrow.parquet as pq
+
+        try:
+            rows = pq.read_table(path).to_pylist()
+        except Exception as exc:  # pyarrow's errors: ArrowInvalid, OSError, …
+            raise HarnessError(f"{path}: not a readable Parquet file: {exc}") from None
+        for n, row in enumerate(rows, 1):
+            yield n, {"kind": "transfer", **row}
+        return
+    with path.open(encoding="utf-8", errors="strict") as fh:
+        try:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield n, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise HarnessError(f"{path}:{n}: not JSON: {exc.msg}") from None
+        except UnicodeDecodeError:
+            raise HarnessError(f"{path}: neither JSON lines (UTF-8) nor Parquet") from None
+
+
+class BusRecords:
+    """The records an external collector publishes to an AMQP exchange: a queue of our own is
+    bound to it before the collector starts, and emptied into a JSON-lines file at the end."""
+
+    def __init__(self, url: str, exchange: str) -> None:
+        try:
+            import pika
+
+            self._conn = pika.BlockingConnection(pika.URLParameters(url))
+            self._ch = self._conn.channel()
+            self._ch.exchange_declare(exchange=exchange, exchange_type="fanout", durable=True)
+            self.queue = self._ch.queue_declare("", exclusive=True).method.queue
+            self._ch.queue_bind(self.queue, exchange)
+        except Exception as exc:  # pika's errors: AMQPConnectionError, ChannelClosedByBroker, …
+            raise HarnessError(f"collector.records_exchange {exchange}: cannot bind a queue at {url.rpartition('@')[2]}: "
+                               f"{type(exc).__name__} {exc}".rstrip()) from None  # fmt: skip
+
+    def save(self, path: Path, quiet_s: float = 2.0) -> int:
+        """Write every message (one JSON record each) to ``path`` until the queue has been
+        empty for ``quiet_s``; returns how many."""
+        n, last = 0, time.monotonic()
+        with path.open("w") as fh:
+            while time.monotonic() - last < quiet_s:
+                method, _props, body = self._ch.basic_get(self.queue, auto_ack=True)
+                if method is None:
+                    self._conn.sleep(0.05)
+                    continue
+                fh.write(body.decode("utf-8", errors="replace").replace("\n", " ") + "\n")
+                n, last = n + 1, time.monotonic()
+        self._conn.close()
+        return n
 
 
 def collect_external(stream: Iterable[Datagram], scenario: Scenario, t0: float, clock: Clock, progress: Progress,
@@ -292,6 +377,7 @@ def collect_external(stream: Iterable[Datagram], scenario: Scenario, t0: float, 
         raise HarnessError("collector.mode external needs collector.command")
     out_path, port = workdir / "external-records.jsonl", free_udp_port()
     workdir.mkdir(parents=True, exist_ok=True)
+    bus = BusRecords(choice.records_amqp, choice.records_exchange) if choice.records_exchange else None
     argv = shlex.split(choice.command.format(host="127.0.0.1", port=port, out=out_path))
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -311,8 +397,10 @@ def collect_external(stream: Iterable[Datagram], scenario: Scenario, t0: float, 
         proc.kill()
         raise HarnessError("external collector did not stop within 60 s of SIGTERM") from None
     sender.close()
+    if bus is not None:
+        bus.save(out_path)
     clock.add("collect", time.perf_counter() - start)
-    out = read_records(out_path, choice.fields)
+    out = read_records(out_path, choice.fields, choice.format)
     out.datagrams = sender.sent
     return out
 
@@ -358,6 +446,22 @@ def sim_stats(sim: SimRun, got: Collected) -> dict[str, Any]:
     }
 
 
+def simulate_and_collect(scenario: Scenario, mode: CollectorMode | None = None, speed: float | None = None,
+                         clock: Clock | None = None, progress: Progress | None = None,
+                         out_dir: str | Path | None = None) -> tuple[SimRun, Collected]:
+    """Simulate ``scenario`` and feed its datagrams to the chosen collector: the unscored
+    run (the broken-collector zoo scores its output many times)."""
+    mode = mode or scenario.collector.mode
+    speed = scenario.collector.speed if speed is None else speed
+    clock = clock or Clock()
+    prog = progress or Progress(False, scenario.sim.duration_s)
+    sim = simulate(scenario.sim)
+    stream = clock.timed("simulate", sim.delivered())
+    work = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix=f"xrdsim-{scenario.name}-"))
+    got = COLLECTORS[mode](stream, scenario, float(scenario.sim.start_time), clock, prog, speed, work)
+    return sim, got
+
+
 def run_scenario(scenario: Scenario, out_dir: str | Path | None = None, mode: CollectorMode | None = None,
                  speed: float | None = None, progress: bool = False) -> RunResult:
     """Simulate, collect, score and (with ``out_dir``) write every report of ``scenario``.
@@ -368,19 +472,17 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = None, mode: Co
     mode = mode or scenario.collector.mode
     speed = scenario.collector.speed if speed is None else speed
     clock, prog = Clock(), Progress(progress, scenario.sim.duration_s)
-    sim = simulate(scenario.sim)
-    stream = clock.timed("simulate", sim.delivered())
-    work = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix=f"xrdsim-{scenario.name}-"))
-    got = COLLECTORS[mode](stream, scenario, float(scenario.sim.start_time), clock, prog, speed, work)
+    sim, got = simulate_and_collect(scenario, mode, speed, clock, prog, out_dir)
     prog.note(f"{scenario.name}: {got.datagrams:,} datagrams, {len(got.records):,} records; scoring")
     start = time.perf_counter()
     card = score_run(score_inputs(sim, got, scenario))
     verdicts = judge(card, scenario.expect)
     clock.add("score", time.perf_counter() - start)
-    result = RunResult(scenario, card, verdicts, clock.phases, got, sim_stats(sim, got))
+    result = RunResult(scenario, card, verdicts, clock.phases, got, sim_stats(sim, got), collector=mode.value)
     if out_dir is not None:
         from xrdsim.report import write_reports
 
+        prog.note(f"{scenario.name}: writing reports")
         start = time.perf_counter()
         result.out_dir = Path(out_dir)
         write_reports(result, result.out_dir)
@@ -408,6 +510,8 @@ def read_truth(directory: Path) -> dict[str, list[Any]]:
 
     if not directory.is_dir():
         raise HarnessError(f"{directory}: no such truth directory")
+    if not (directory / "transfers.parquet").is_file():
+        raise HarnessError(f"{directory}: no transfers.parquet: give the folder `xrdsim simulate -o DIR` wrote")
     out: dict[str, list[Any]] = {}
     for name, row_type in TRUTH_TABLES.items():
         path = directory / f"{name}.parquet"
@@ -420,19 +524,20 @@ def score_saved(truth_dir: str | Path, records: str | Path, scenario: Scenario, 
     """Score outputs already on disk: a truth directory, records as JSON lines (``scenario``'s
     collector field map applies) and optionally the collector's ``--report`` JSON."""
     truth = read_truth(Path(truth_dir))
-    got = read_records(Path(records), scenario.collector.fields)
+    got = read_records(Path(records), scenario.collector.fields, scenario.collector.format)
     if report_json is not None:
         groups = json.loads(Path(report_json).read_text()).get("groups", [])
         got.groups = [GroupRow(g["server_key"], g["socket"], g["group"], g["lost"]) for g in groups]
     cfg = scenario.sim
     t0 = min((c.t for c in truth["counters"]), default=float(cfg.start_time))
-    inputs = RunInputs(truth["transfers"], truth["datagrams"], truth["faults"], truth["counters"], got.records, t0,
+    inputs = RunInputs(truth["transfers"], truth["datagrams"], truth["faults"], truth["counters"], current_records(got.records), t0,
                        cfg.duration_s, scenario.report.bin_s, nic_overhead(scenario),
                        got.groups, got.summaries, got.record_hosts)  # fmt: skip
     start = time.perf_counter()
     card = score_run(inputs)
     result = RunResult(scenario, card, judge(card, scenario.expect), {"score": time.perf_counter() - start}, got,
-                       {"transfers": len(truth["transfers"]), "records": len(got.records)})  # fmt: skip
+                       {"transfers": len(truth["transfers"]), "records": len(got.records)},
+                       collector=f"records from {Path(records).name}")  # fmt: skip
     if out_dir is not None:
         from xrdsim.report import write_reports
 
@@ -441,4 +546,4 @@ def score_saved(truth_dir: str | Path, records: str | Path, scenario: Scenario, 
     return result
 
 
-__all__ = ["COLLECTORS", "Collected", "HarnessError", "RunResult", "free_udp_port", "read_records", "run_scenario", "score_inputs", "score_saved"]
+__all__ = ["COLLECTORS", "Collected", "HarnessError", "RunResult", "free_udp_port", "read_records", "run_scenario", "score_inputs", "score_saved", "simulate_and_collect"]

@@ -8,6 +8,7 @@ Never simulates or scores; it only reads and checks. Schema: docs/scenarios.md.
 from __future__ import annotations
 
 import dataclasses
+import re
 import datetime as dt
 import difflib
 import enum
@@ -24,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from collector import CollectorConfig
 from xrdsim.errors import UserError
 from xrdsim.score import KNOWN_METRICS, Expectation, parse_expectation
+from xrdsim.score.formats import RecordFormat
 from xrdsim.sim import ConfigError, MonitorConfig, SimConfig, check_config
 from xrdsim.units import parser_for
 
@@ -55,12 +57,17 @@ class CollectorChoice:
     behind real UDP on loopback (``speed`` simulated seconds per wall second, 0 = no pacing),
     or an ``external`` command (``{host}``, ``{port}`` and ``{out}`` are substituted) that
     listens on UDP and writes JSON lines to ``{out}``; ``fields`` maps our record field names
-    to its names."""
+    to its names, over the preset of ``format`` (``osg``, ``wlcg``: the field collectors'
+    record layouts). With ``records_exchange`` the records are read from that AMQP exchange
+    at ``records_amqp`` instead of ``{out}`` (a production collector publishing to a bus)."""
 
     mode: CollectorMode = CollectorMode.INPROCESS
     speed: float = 0.0
     command: str = ""
+    format: RecordFormat = RecordFormat.OURS
     fields: dict[str, str] = field(default_factory=dict)
+    records_amqp: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    records_exchange: str = ""
     startup_s: float = 1.0
     config: CollectorConfig = field(default_factory=CollectorConfig)
 
@@ -106,7 +113,10 @@ class Builder:
 
     def scalar(self, node: Node) -> Any:
         """The Python value of a scalar node (int, float, bool, str, None, datetime)."""
-        return self._scalars.construct_object(node, deep=True)
+        try:
+            return self._scalars.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:  # an explicit tag (!!python/…) or a malformed timestamp
+            raise self.fail(node, "", f"cannot read {node.tag!r}: {getattr(exc, 'problem', None) or exc}") from None
 
     def build(self, tp: Any, node: Node, path: str, name: str = "", base: Any = None) -> Any:
         """A value of type ``tp`` from ``node``; ``base`` supplies unset dataclass fields."""
@@ -280,6 +290,7 @@ MONITORING_EXTRA = {"summary": "report", "dialect": "dialect"}
 PRESETS: dict[str, Callable[[], MonitorConfig]] = {"wlcg": lambda: SimConfig().monitor, "xrootd": MonitorConfig}
 #: ``sites: {generate: …}`` key → SimConfig field.
 GENERATE = {"count": "site_count", "servers": "servers_per_site"}
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 TOP_KEYS = ("name", *SIM_KEYS, "sites", "monitoring", "collector", "expect", "report")
 
 
@@ -313,6 +324,9 @@ class ScenarioReader:
         except ConfigError as exc:
             raise ScenarioError(f"{self.file}: {exc}") from None
         name = self.b.build(str, top["name"][1], "name") if "name" in top else Path(self.file).stem
+        if not _NAME.fullmatch(name):  # it names the report folder: reports/NAME
+            raise self.b.fail(top["name"][1] if "name" in top else self.root, "name",
+                              f"expected letters, digits, '.', '_' or '-' (it names the report folder), got {name!r}")  # fmt: skip
         return Scenario(
             name, sim.seed, sim,
             self._part(CollectorChoice, top, "collector"),

@@ -3,7 +3,9 @@ PNG plots and the terminal table each say what the verdicts say."""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -73,6 +75,36 @@ def test_markdown_html_and_terminal_name_the_failures(result, tmp_path):
     assert md.startswith("# Scenario hand: FAILED (2 of 2 expectations)")
     assert "| transfer_recall | 0.5 | == 1 | FAIL |" in md and "![" in md
     page = (tmp_path / "report.html").read_text()
-    assert '<td class="FAIL">FAIL</td>' in page and 'src="volume.png"' in page
+    assert '<td class="FAIL">FAIL</td>' in page
     text = render_terminal(result)
     assert "FAIL  transfer_recall" in text and "2 of 2 expectations FAILED" in text
+
+
+def test_report_html_is_self_contained(result, tmp_path):
+    """Copied alone (a CI artifact), the page still shows every plot: each PNG is embedded."""
+    write_reports(result, tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    srcs = re.findall(r'<img src="([^"]+)"', page)
+    assert len(srcs) == 5 and not re.search(r'src="[^"]*\.png"', page)
+    embedded = {base64.b64decode(s.partition(",")[2]) for s in srcs}
+    assert embedded == {p.read_bytes() for p in tmp_path.glob("*.png")}
+
+
+def test_report_lists_each_missed_transfer_with_its_cause(result, tmp_path):
+    write_reports(result, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    # /f2 (truth: 724,000 bytes, open 60–90 s) has no record; the restart of srv at 70 s cut it
+    assert "| missed | restart | srv | /f2 |" in md
+    doc = json.loads((tmp_path / "score.json").read_text())
+    assert doc["causes"] == [{"outcome": "missed", "cause": "restart", "count": 1}]
+    assert doc["misses"][0]["detail"] == "724,000 bytes"
+
+
+def test_provenance_and_one_speed_figure(result, tmp_path):
+    result.collector = "udp"
+    write_reports(result, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "collector udp" in md and json.loads((tmp_path / "score.json").read_text())["collector"] == "udp"
+    # 120 s simulated over 0.5 + 0.1 s of simulate + score: 200×, in the report and the terminal
+    assert "| simulated / wall (simulate + collect + score) | 200× |" in md
+    assert "200× real time" in render_terminal(result)

@@ -44,8 +44,14 @@ def test_inprocess_known_answer(tmp_path):
     assert json.loads((tmp_path / "score.json").read_text())["passed"] is True
 
 
-def test_udp_loopback_known_answer():
-    check_known_answer(run_scenario(parse_scenario(SCRIPTED), mode=CollectorMode.UDP, speed=0))
+def test_udp_loopback_known_answer(tmp_path, capsys):
+    result = run_scenario(parse_scenario(SCRIPTED), out_dir=tmp_path, mode=CollectorMode.UDP, speed=0, progress=True)
+    check_known_answer(result)
+    # provenance: the collector that ran, not the scenario's default (inprocess)
+    assert result.collector == "udp" and json.loads((tmp_path / "score.json").read_text())["collector"] == "udp"
+    assert "scripted: writing reports" in capsys.readouterr().err
+    # unpaced, the sender waits for the receiver: records are stamped at their datagram's time
+    assert result.card.value("latency_p99_s") < 65
 
 
 def test_external_command_with_field_map(tmp_path):
@@ -106,3 +112,29 @@ def test_score_saved_outputs_through_the_cli(tmp_path, capsys):
     assert "scripted: all expectations met" in capsys.readouterr().out
     doc = json.loads((tmp_path / "rep" / "score.json").read_text())
     assert {m["name"]: m["value"] for m in doc["metrics"]}["exact_bytes_rate"] == 1.0
+
+
+def test_osg_preset_reads_the_osg_raw_record(tmp_path):
+    """One line of the OSG collector's raw format (times in ms, single and vector reads apart)
+    is read with ``format: osg`` and no field map."""
+    from xrdsim.score.formats import RecordFormat
+
+    line = {"timestamp": 1_700_000_070_500, "start_time": 1_700_000_010_000, "end_time": 1_700_000_040_000,
+            "server_hostname": "xrootd-01.example.org", "server_ip": "10.0.0.1", "site": "T2_T_One",
+            "host": "wn1.example.org", "user_dn": "/DC=org/CN=alice", "vo": "cms", "filename": "/store/a.root",
+            "read": 1000, "readv": 500, "write": 0, "unique_id": "u-1", "revision": 2, "ended": "close"}  # fmt: skip
+    path = tmp_path / "osg.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    (rec,) = read_records(path, {}, RecordFormat.OSG).records
+    assert (rec.server_host, rec.file_lfn, rec.client_host, rec.user_dn, rec.vo) == (
+        "xrootd-01.example.org", "/store/a.root", "wn1.example.org", "/DC=org/CN=alice", "cms")
+    assert (rec.read_bytes, rec.readv_bytes, rec.total_bytes) == (1000, 500, 1500)  # vector reads counted once
+    assert (rec.start_time, rec.end_time, rec.t_emitted) == (1_700_000_010.0, 1_700_000_040.0, 1_700_000_070.5)
+    assert (rec.record_id, rec.revision) == ("u-1", 2)
+
+
+def test_a_scenario_names_the_osg_preset_in_one_line():
+    sc = parse_scenario(SCRIPTED + 'collector: {mode: external, format: osg, command: "c {host} {port} {out}"}\n', "x.yaml")
+    assert sc.collector.format.value == "osg"
+    with pytest.raises(Exception, match="format: expected one of ours, osg, wlcg"):
+        parse_scenario(SCRIPTED + "collector: {format: cms}\n", "x.yaml")

@@ -28,7 +28,8 @@ def test_headline_is_geometric_mean_of_parts(make_truth, make_rec):
     assert card.value("byte_recall") == pytest.approx(byte_recall)
     assert card.value("transfer_precision") == pytest.approx(precision)
     assert card.value("volume_agreement") == pytest.approx(volume, rel=1e-6)
-    assert card.value("agreement") == pytest.approx((byte_recall * precision * volume) ** (1 / 3), rel=1e-6)
+    assert card.value("byte_precision") == 1.0  # the one real record is exact, the spurious one has no bytes
+    assert card.value("agreement") == pytest.approx((byte_recall * 1.0 * precision * volume) ** (1 / 4), rel=1e-6)
     assert [s.site for s in card.sites] == ["S1"]
     assert card.sites[0].agreement == pytest.approx(card.value("agreement"), rel=1e-6)
     assert math.isnan(card.value("summary_link_ratio"))

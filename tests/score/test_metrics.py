@@ -34,11 +34,29 @@ def test_transfer_metrics_known_answers(make_truth, make_rec):
     assert v["transfer_precision"] == pytest.approx(2 / 3)
     assert v["byte_recall"] == pytest.approx((100 + 350) / (100 + 400 + 600))
     assert v["exact_bytes_rate"] == 0.5
-    assert v["user_accuracy"] == 1.0  # only the record that reports a DN counts
+    assert v["byte_precision"] == 1.0  # nothing recorded beyond the truth (the spurious record has 0 bytes)
+    assert v["user_accuracy"] == 0.5  # t2's record lacks the DN its truth has: a missing field is wrong
     assert v["vo_accuracy"] == 0.0
     assert v["client_accuracy"] == 0.5
     assert v["latency_p50_s"] == pytest.approx((60.0 + 20.0) / 2)
     assert v["start_error_p99_s"] == pytest.approx(0.0 + (4.0 - 0.0) * 0.99)
+
+
+def test_over_counting_lowers_byte_precision_not_recall(make_truth, make_rec):
+    t1, t2 = make_truth(1, read=100), make_truth(2, fid=2, read=300)
+    m = Matching(pairs=[(t1, make_rec(read=200)), (t2, make_rec(fid=2, read=300))], spurious=[make_rec(fid=9, read=100)])
+    v = values(transfer_metrics(m))
+    assert v["byte_recall"] == 1.0
+    assert v["byte_precision"] == pytest.approx((100 + 300) / (200 + 300 + 100))
+
+
+def test_accuracy_counts_coverage_both_ways(make_truth, make_rec):
+    """A blank field where the truth has one is wrong; a field where the truth has none is wrong
+    too; both blank (a session without auth sends no DN) is no evidence either way."""
+    truth = [make_truth(k, fid=k, dn="/CN=a" if k < 3 else "") for k in range(1, 5)]
+    recs = [make_rec(fid=1, dn="/CN=a"), make_rec(fid=2, dn=""), make_rec(fid=3, dn="/CN=x"), make_rec(fid=4, dn="")]
+    v = values(transfer_metrics(Matching(pairs=list(zip(truth, recs)))))
+    assert v["user_accuracy"] == pytest.approx(1 / 3)
 
 
 def test_quantile_and_geometric_mean():

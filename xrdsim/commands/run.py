@@ -43,7 +43,10 @@ def conclude(result, quiet: bool = False) -> int:
     from xrdsim.report import render_terminal
 
     if not quiet:
-        print(render_terminal(result))
+        try:
+            print(render_terminal(result), flush=True)
+        except (BrokenPipeError, OSError):  # stdout closed: the verdict still reaches the exit status
+            print(f"{result.scenario.name}: {'PASS' if result.passed else 'FAIL'} (stdout closed; reports written)", file=sys.stderr)
     for v in result.failures if quiet else ():
         print(f"{result.scenario.name}: FAIL {v.name}: {v.reason}", file=sys.stderr)
     return 0 if result.passed else 1
@@ -54,8 +57,11 @@ def run(args: argparse.Namespace) -> int:
     from xrdsim.harness import run_scenario
     from xrdsim.scenario import CollectorMode, load_scenario
 
+    from xrdsim.report import report_folder
+
     scenario = load_scenario(args.scenario)
     mode = CollectorMode(args.collector) if args.collector else None
     show = not args.quiet and (args.progress or sys.stderr.isatty())
-    result = run_scenario(scenario, report_dir(args, scenario), mode=mode, speed=args.speed, progress=show)
+    out = report_folder(report_dir(args, scenario))  # before minutes of simulation, not after
+    result = run_scenario(scenario, out, mode=mode, speed=args.speed, progress=show)
     return conclude(result, args.quiet)

@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xrdsim.score.anomaly import ABS_FLOOR, MAD_K
+from xrdsim.score.causes import UNEXPLAINED, cause_counts
 
 #: Rows of the long tables (sites, loss) shown before "… and N more".
 MAX_ROWS = 25
 
 HEADLINE = (
-    "**Agreement** is the geometric mean of three fractions, each 1 when monitoring and reality "
-    "agree: *byte recall* (Σ min(recorded, true) bytes / Σ true bytes), *transfer precision* "
+    "**Agreement** is the geometric mean of four fractions, each 1 when monitoring and reality "
+    "agree: *byte recall* (Σ min(recorded, true) bytes / Σ true bytes), *byte precision* "
+    "(Σ min(recorded, true) bytes / Σ recorded bytes: over-counting lowers it), *transfer precision* "
     "(records that match a real transfer / records) and *volume agreement* (1 − Σ|monitored − "
     "NIC| / Σ NIC over site × time bins, NIC payload inverted from interface counters through "
     "the TCP/IP overhead model). A site's agreement is the same over its transfers and bins."
@@ -98,26 +100,74 @@ def _anomalies(result: Any) -> Section:
     card = result.card
     sec = Section("Anomalies against injected faults")
     sec.paragraphs.append(f"Detector: per site, bins whose monitored/NIC ratio is more than max({MAD_K:g} × 1.4826 × MAD, "
-                          f"{ABS_FLOOR:g}) from the site's median ratio; consecutive bins form one detection.")
+                          f"{ABS_FLOOR:g}) from the site's median ratio, either way (volume_drop, volume_excess); drops "
+                          "at most sites at once (collector_outage); a server's new stod or an incarnation ended by a "
+                          "restart (server_restart); record times far off their arrival (clock_skew). The run's "
+                          "last bin never alarms (files still open at the end are known only from their last XFR).")
     faults = [(f.kind, f.target, _time(f.start), _time(f.end)) for f in card.faults]
     if faults:
         sec.tables.append(Table(("fault", "target", "start (UTC)", "end (UTC)"), faults))
-    found = [(d.site, _time(d.start), _time(d.end), fmt(d.worst_ratio)) for d in card.detections[:MAX_ROWS]]
+    found = [(d.kind, d.site, d.server or "—", _time(d.start), _time(d.end), _evidence(d)) for d in card.detections[:MAX_ROWS]]
     if found:
-        sec.tables.append(Table(("site", "from (UTC)", "to (UTC)", "worst ratio"), found))
+        sec.tables.append(Table(("kind", "site", "server", "from (UTC)", "to (UTC)", "ratio / evidence"), found))
     else:
-        sec.paragraphs.append("No ratio anomaly was detected.")
+        sec.paragraphs.append("No anomaly was detected.")
+    kinds = [(k.role, k.kind, fmt(k.count), fmt(k.hits), fmt(k.rate), fmt(k.delay_s, "s")) for k in card.kinds]
+    if kinds:
+        sec.tables.append(Table(("scored as", "kind", "count", "explained / detected", "precision / recall", "median delay"), kinds))
     return sec
+
+
+def _evidence(d: Any) -> str:
+    """A detection's value in words: a ratio, the new incarnation's stod, a clock offset."""
+    if d.kind == "server_restart":
+        return f"stod {fmt(d.value)}"
+    if d.kind == "clock_skew":
+        return f"clock off by {fmt(round(d.value), 's')}"
+    return f"ratio {fmt(d.value)}"
+
+
+def _causes(result: Any) -> Section:
+    """Every missed, extra or wrong transfer (capped), with counts per cause."""
+    misses = result.card.misses
+    sec = Section("Missed, extra and wrong transfers, and why")
+    if not misses:
+        sec.paragraphs.append("Every transfer was recorded once, with the truth's bytes, path, user, VO and site.")
+        return sec
+    # the collector's own errors first: they are what a developer has to fix
+    counts = sorted(cause_counts(misses).items(), key=lambda kv: (kv[0][1] not in UNEXPLAINED, -kv[1]))
+    sec.paragraphs.append("The cause is read from the truth: a datagram of the server lost on the path (or during a "
+                          "collector outage) between the transfer's open and the flush after its close, a restart that "
+                          "cut it, or the record's own ending (TTL expiry, end of the run). *unexplained*, *duplicate "
+                          "record* and *no such transfer* name no fault of the run: they are the collector's.")
+    sec.tables.append(Table(("outcome", "cause", "transfers"), [(o, c, fmt(n)) for (o, c), n in counts]))
+    shown = _examples(misses, [key for key, _ in counts])
+    rows = [(x.outcome, x.cause, x.server, x.lfn, _time(x.time), x.detail) for x in shown]
+    sec.tables.append(Table(("outcome", "cause", "server", "file", "time (UTC)", "what differs"), rows))
+    if len(misses) > len(shown):
+        sec.paragraphs[0] += (f" The second table shows {len(shown)} of the {len(misses):,}, a few of each cause; "
+                              "score.json lists up to 1,000.")
+    return sec
+
+
+def _examples(misses: list[Any], order: list[tuple[str, str]]) -> list[Any]:
+    """Up to ``MAX_ROWS`` misses, a few of every (outcome, cause) so none is hidden by a big one."""
+    per = max(1, MAX_ROWS // max(len(order), 1))
+    by: dict[tuple[str, str], list[Any]] = {}
+    for x in misses:
+        group = by.setdefault((x.outcome, x.cause), [])
+        if len(group) < per:
+            group.append(x)
+    return [x for key in order for x in by.get(key, [])][:MAX_ROWS]
 
 
 def _run(result: Any) -> Section:
     stats = result.sim_stats
     rows = [(k.replace("_", " "), fmt(v) if isinstance(v, (int, float)) else str(v)) for k, v in stats.items()]
     rows += [(f"wall time: {k}", f"{v:.2f} s") for k, v in result.phases.items()]
-    sim_s = result.scenario.sim.duration_s
-    total = sum(result.phases.values())
-    if total:
-        rows.append(("simulated / wall", f"{sim_s / total:,.0f}×"))
+    speed = result.speed
+    if not math.isnan(speed):
+        rows.append(("simulated / wall (simulate + collect + score)", f"{speed:,.0f}×"))
     return Section("Run", tables=[Table(("quantity", "value"), rows)])
 
 
@@ -126,11 +176,12 @@ def sections(result: Any, images: list[tuple[str, str]]) -> list[Section]:
     sc = result.scenario
     verdict = "passed" if result.passed else f"FAILED ({len(result.failures)} of {len(result.verdicts)} expectations)"
     intro = Section(f"Scenario {sc.name}: {verdict}",
-                    [(f"Seed {sc.seed}, {fmt(sc.sim.duration_s, 's')} simulated, collector {sc.collector.mode.value}, "
+                    [(f"Seed {sc.seed}, {fmt(sc.sim.duration_s, 's')} simulated, collector {result.collector or sc.collector.mode.value}, "
                       f"headline agreement {fmt(result.card.value('agreement'))}.")],
                     preformatted=sc.description)  # fmt: skip
     plots = Section("Plots", images=images) if images else None
-    parts = [intro, _verdicts(result), plots, _metrics(result), _sites(result), _loss(result), _anomalies(result), _run(result)]
+    parts = [intro, _verdicts(result), plots, _metrics(result), _sites(result), _loss(result), _causes(result), _anomalies(result),
+             _run(result)]
     return [p for p in parts if p is not None]
 
 

@@ -1,9 +1,12 @@
-"""report.html: the report's sections as one self-contained page (inline CSS, linked PNGs)."""
+"""report.html: the report's sections as one self-contained page (inline CSS, the PNGs embedded
+as data URIs, so the file alone works as a CI artifact)."""
 
 from __future__ import annotations
 
+import base64
 import html
 import re
+from pathlib import Path
 
 from xrdsim.report.document import Section, Table
 
@@ -29,22 +32,31 @@ def table(t: Table) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
-def section(sec: Section, level: int) -> str:
-    """One section."""
+def image_src(name: str, image_dir: Path | None) -> str:
+    """A data URI of the PNG ``name`` in ``image_dir`` (the bare name when it is not there)."""
+    path = image_dir / name if image_dir is not None else None
+    if path is None or not path.is_file():
+        return html.escape(name)
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def section(sec: Section, level: int, image_dir: Path | None = None) -> str:
+    """One section; images come from ``image_dir``."""
     parts = [f"<h{level}>{html.escape(sec.title)}</h{level}>"]
     if sec.preformatted:
         parts.append(f"<pre>{html.escape(sec.preformatted)}</pre>")
     parts += [f"<p>{_inline(p)}</p>" for p in sec.paragraphs]
     parts += [table(t) for t in sec.tables]
-    parts += [f'<figure><img src="{html.escape(n)}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}</figcaption></figure>'
+    parts += [f'<figure><img src="{image_src(n, image_dir)}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}</figcaption></figure>'
               for n, c in sec.images]  # fmt: skip
     return "\n".join(parts)
 
 
-def render_html(parts: list[Section]) -> str:
-    """The whole page; the first section's title is the page title."""
+def render_html(parts: list[Section], image_dir: Path | None = None) -> str:
+    """The whole page; the first section's title is the page title; the PNGs of
+    ``image_dir`` are embedded."""
     title = html.escape(parts[0].title if parts else "xrdsim report")
-    body = "\n".join(section(s, 1 if i == 0 else 2) for i, s in enumerate(parts))
+    body = "\n".join(section(s, 1 if i == 0 else 2, image_dir) for i, s in enumerate(parts))
     return f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n'
 
 

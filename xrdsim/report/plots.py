@@ -111,6 +111,12 @@ def plot_loss(card: ScoreCard, path: Path) -> str:
         row[0] += r.lost
         row[1] += r.estimated or 0
     top = sorted(per.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:MAX_LOSS_SERVERS]
+    if not any(sum(v) for _, v in top):  # an empty chart reads as a broken plot: say it
+        fig, ax = plt.subplots(figsize=(10, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "No loss: no datagram was lost on the path, and the collector estimated none.",
+                ha="center", va="center", fontsize=11)
+        return _save(fig, path)
     fig, ax = plt.subplots(figsize=(10, 1.5 + 0.28 * max(len(top), 3)))
     ys = range(len(top))
     ax.barh([y - 0.2 for y in ys], [v[0] for _, v in top], height=0.4, color="#444", label="lost (truth)")
@@ -120,13 +126,15 @@ def plot_loss(card: ScoreCard, path: Path) -> str:
     ax.invert_yaxis()
     ax.set_xlabel("datagrams")
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("Datagram loss per server" if top and any(sum(v) for _, v in top) else "Datagram loss per server: none")
+    ax.set_title("Datagram loss per server")
     return _save(fig, path)
 
 
 def plot_anomalies(card: ScoreCard, path: Path) -> str:
     """Sites with a fault or a detection: faults as shaded spans, detections as bars."""
-    sites = sorted({d.site for d in card.detections} | {s for f in card.faults for s in f.sites})[:MAX_HEATMAP_SITES]
+    # a detection of every site (collector_outage, site "*") is drawn on each faulted site's row
+    hit = {d.site for d in card.detections if d.site != "*"} | {s for f in card.faults for s in f.sites}
+    sites = sorted(hit or ({"*"} if card.detections else set()))[:MAX_HEATMAP_SITES]
     row = {s: i for i, s in enumerate(sites)}
     fig, ax = plt.subplots(figsize=(10, 1.8 + 0.3 * max(len(sites), 3)))
     for f in card.faults:
@@ -135,9 +143,10 @@ def plot_anomalies(card: ScoreCard, path: Path) -> str:
                 start, end = mdates.date2num(_times([f.start, max(f.end, f.start + 60)]))
                 ax.barh(row[s], end - start, left=start, height=0.8, color="#1f77b4", alpha=0.3)
     for d in card.detections:
-        if d.site in row:
-            start, end = mdates.date2num(_times([d.start, d.end]))
-            ax.barh(row[d.site], end - start, left=start, height=0.35, color="#d62728")
+        start, end = mdates.date2num(_times([d.start, max(d.end, d.start + 60)]))
+        for s in (sites if d.site == "*" else [d.site]):
+            if s in row:
+                ax.barh(row[s], end - start, left=start, height=0.35, color="#d62728")
     t0, t1 = mdates.date2num(_times([card.series.bins.t0, card.series.bins.edges()[-1]]))
     ax.set_xlim(t0, t1)
     ax.xaxis_date()
@@ -145,7 +154,7 @@ def plot_anomalies(card: ScoreCard, path: Path) -> str:
     ax.set_yticks(range(len(sites)))
     ax.set_yticklabels(sites, fontsize=7)
     ax.invert_yaxis()
-    ax.set_title("Injected faults (blue spans) and ratio anomalies detected (red bars)")
+    ax.set_title("Injected faults (blue spans) and anomalies detected (red bars)")
     return _save(fig, path)
 
 

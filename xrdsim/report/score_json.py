@@ -8,6 +8,8 @@ import math
 from dataclasses import asdict
 from typing import Any
 
+from xrdsim.score.causes import cause_counts
+
 
 def _num(x: Any) -> Any:
     """JSON has no NaN: undefined values become null."""
@@ -23,6 +25,10 @@ def clean_json(obj: Any) -> Any:
     return _num(obj)
 
 
+#: At most this many missed/extra/wrong transfers are listed in score.json (counts are whole).
+MAX_MISSES = 1000
+
+
 def score_document(result: Any) -> dict[str, Any]:
     """The score.json content of ``result`` (a ``harness.RunResult``)."""
     sc, card = result.scenario, result.card
@@ -35,13 +41,16 @@ def score_document(result: Any) -> dict[str, Any]:
                         "reason": v.reason if v else None})  # fmt: skip
     return clean_json({
         "scenario": sc.name, "source": sc.source, "seed": sc.seed, "duration_s": sc.sim.duration_s,
-        "collector": sc.collector.mode.value, "passed": result.passed,
+        "collector": result.collector or sc.collector.mode.value, "passed": result.passed,
         "failures": [{"name": v.name, "value": v.value, "expectation": v.expectation, "reason": v.reason} for v in result.failures],
         "metrics": metrics,
         "sites": [asdict(s) for s in card.sites],
         "loss": [asdict(r) for r in card.loss],
         "detections": [asdict(d) for d in card.detections],
         "faults": [asdict(f) for f in card.faults],
+        "anomaly_kinds": [asdict(k) for k in card.kinds],
+        "causes": [{"outcome": o, "cause": c, "count": n} for (o, c), n in sorted(cause_counts(card.misses).items())],
+        "misses": [asdict(x) for x in card.misses[:MAX_MISSES]],
         "counts": card.counts, "run": result.sim_stats, "phases_s": result.phases,
     })  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from xrdsim.report.document import fmt
@@ -10,8 +11,7 @@ from xrdsim.report.document import fmt
 def render_terminal(result: Any) -> str:
     """A few lines for a terminal (plain text, no colour)."""
     sc, card = result.scenario, result.card
-    total = sum(result.phases.values())
-    speed = f", {sc.sim.duration_s / max(total, 1e-9):,.0f}x real time" if "simulate" in result.phases else ""
+    speed = "" if math.isnan(result.speed) else f", {result.speed:,.0f}× real time (simulate + collect + score)"
     lines = [(f"{sc.name}: agreement {fmt(card.value('agreement'))}  (worst site {fmt(card.value('min_site_agreement'))}); "
               f"{card.counts['truth_transfers']:,} transfers, {card.counts['records']:,} records{speed}")]  # fmt: skip
     if result.verdicts:

@@ -8,7 +8,7 @@ and the evidence the report plots; expectations parsed from scenario strings.
     verdicts = judge(card, scenario.expect)
 """
 
-from xrdsim.score.anomaly import Detection, FaultWindow, detect
+from xrdsim.score.anomaly import Detection, FaultWindow, KindScore, detect
 from xrdsim.score.card import (
     RunInputs,
     ScoreCard,
@@ -19,7 +19,9 @@ from xrdsim.score.card import (
     site_map,
 )
 from xrdsim.score.catalog import KNOWN_METRICS, METRICS, Metric, metric
+from xrdsim.score.causes import Miss
 from xrdsim.score.expectations import Expectation, parse_expectation
+from xrdsim.score.formats import FieldPreset, RecordFormat
 from xrdsim.score.loss import LossRow
 from xrdsim.score.match import Matching, Rec, match, to_rec
 from xrdsim.score.volume import Bins, Overhead, VolumeSeries, cell_agreement
@@ -31,11 +33,15 @@ __all__ = [
     "Detection",
     "Expectation",
     "FaultWindow",
+    "FieldPreset",
+    "KindScore",
     "LossRow",
     "Matching",
     "Metric",
+    "Miss",
     "Overhead",
     "Rec",
+    "RecordFormat",
     "RunInputs",
     "ScoreCard",
     "SiteScore",

@@ -1,40 +1,84 @@
-"""A robust detector over each site's monitored/NIC ratio series (median and MAD, fixed
-thresholds, no per-scenario tuning) and its precision, recall and delay against the faults
-injected into the run (truth ``faults``). Pure functions.
+"""Typed anomaly detection across sites and servers, scored per kind against the faults
+injected into the run (truth ``faults``). Pure functions, fixed thresholds, no per-scenario
+tuning.
+
+Signals and the kinds they raise:
+
+- ``volume_drop`` / ``volume_excess``: a site's monitored/NIC ratio in a bin lies a robust
+  distance (median and MAD, with an absolute floor) below or above the site's median;
+- ``collector_outage``: ratio drops at most sites in the same bins (one receiving end);
+- ``server_restart``: a server's records carry a new ``stod`` (a new incarnation), or records
+  of its last incarnation ended ``server_restart``;
+- ``clock_skew``: a server's record times sit off their arrival by far more than the run's
+  typical lag (its clock, not the collector's, is wrong).
+
+A drop where the truth shows an f-stream datagram of the site lost on the path is explained
+by that loss (``path_loss`` context): no false alarm, and no fault a detector must find.
+
+Edge bins never alarm: the last bin holds the files still open at the end (known only from
+their last XFR), and a bin not wholly inside the run is partial by construction.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from xrdsim.score.catalog import Metric, metric
+from xrdsim.score.match import Rec
 from xrdsim.score.metrics import quantile, ratio
 from xrdsim.score.volume import RATIO_FLOOR_BYTES, VolumeSeries
 from xrdsim.sim import FaultRow
 
 #: A bin is anomalous when its ratio is this many scaled MADs from the site's median …
 MAD_K = 5.0
-#: … and at least this far in absolute terms (a perfect site has MAD ≈ 0).
-ABS_FLOOR = 0.10
+#: … and at least this far in absolute terms. Loss on a WAN path alone moves a site's bin by
+#: up to ~0.2 (a lost CLOSE of a large file: lossy-wan); a fault moves it further.
+ABS_FLOOR = 0.30
 #: 1.4826·MAD estimates σ for normal data.
 MAD_SCALE = 1.4826
 #: A detection still counts for a fault this many bins after the fault's end.
 GRACE_BINS = 2
 #: Fault targets that hit every site.
 EVERYWHERE = frozenset({"collector", "*", ""})
+#: Ratio drops at this share of the sites (and at least two) in one bin are one outage.
+OUTAGE_SITE_SHARE = 0.5
+#: fault kind → the detection kinds that explain it.
+EXPLAINS: dict[str, frozenset[str]] = {
+    # when the collector is back, CLOSEs of files whose OPEN it missed carry no start: their
+    # bytes land in the bin after the outage (an excess the outage explains)
+    "collector_outage": frozenset({"collector_outage", "volume_drop", "volume_excess"}),
+    "server_restart": frozenset({"server_restart", "volume_drop", "volume_excess"}),
+    "clock_skew": frozenset({"clock_skew", "volume_drop", "volume_excess"}),
+    "client_crash": frozenset({"volume_drop", "volume_excess"}),
+    "path_loss": frozenset({"volume_drop"}),
+}
+#: A server's median record time lags (or leads) its arrival by this much more than the run's
+#: median: its clock is off. Without fstat a CLOSE waits up to a 600 s flush, so less is noise.
+SKEW_FLOOR_S = 900.0
+#: Records of one server in one bin needed for a median lag.
+SKEW_MIN_RECORDS = 2
+#: A lost f-stream datagram explains a site's drop this long before it was sent (its CLOSEs
+#: carry bytes spread over each transfer's life).
+LOSS_LOOKBACK_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """A run of anomalous bins of one site: [start, end) unix seconds, the worst ratio."""
+    """One typed detection: ``kind``, the site (``*`` for all) and server (``""`` when it is
+    a site's), [start, end) unix seconds, and its evidence value (the worst ratio, or the new
+    incarnation's stod)."""
 
+    kind: str
     site: str
+    server: str
     start: float
     end: float
-    worst_ratio: float
+    value: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,37 +92,144 @@ class FaultWindow:
     end: float
 
 
+@dataclass(frozen=True, slots=True)
+class KindScore:
+    """Precision of one detection kind, or recall and delay of one fault kind."""
+
+    kind: str
+    role: str  # "detection" or "fault"
+    count: int
+    hits: int
+    rate: float
+    delay_s: float
+
+
 def ratios(monitored: list[float], nic: list[float]) -> list[float]:
     """monitored/NIC per bin; NaN where the NIC saw too little traffic for a ratio."""
     return [m / n if n >= RATIO_FLOOR_BYTES else math.nan for m, n in zip(monitored, nic)]
 
 
-def flagged(values: list[float]) -> list[bool]:
-    """Bins whose ratio lies beyond max(MAD_K·1.4826·MAD, ABS_FLOOR) from the median."""
+def flagged(values: list[float]) -> list[int]:
+    """Per bin: -1 (drop) or +1 (excess) beyond max(MAD_K·1.4826·MAD, ABS_FLOOR) from the
+    median, else 0."""
     known = [v for v in values if not math.isnan(v)]
     if len(known) < 3:
-        return [False] * len(values)
+        return [0] * len(values)
     med = statistics.median(known)
     mad = statistics.median(abs(v - med) for v in known)
     limit = max(MAD_K * MAD_SCALE * mad, ABS_FLOOR)
-    return [not math.isnan(v) and abs(v - med) > limit for v in values]
+    return [0 if math.isnan(v) or abs(v - med) <= limit else (1 if v > med else -1) for v in values]
 
 
-def detect(series: VolumeSeries) -> list[Detection]:
-    """Every run of consecutive flagged bins of every site."""
-    out: list[Detection] = []
+def interior(series: VolumeSeries, run_end: float) -> list[bool]:
+    """Bins that may alarm: wholly inside the run, and not its last bin."""
     edges = series.bins.edges()
+    return [k < series.bins.count - 1 and edges[k + 1] <= run_end + 1e-6 for k in range(series.bins.count)]
+
+
+def _runs(signs: list[int]) -> list[tuple[int, int, int]]:
+    """(sign, first bin, last bin) of every run of equal non-zero signs."""
+    out, k = [], 0
+    while k < len(signs):
+        if signs[k]:
+            j = k
+            while j + 1 < len(signs) and signs[j + 1] == signs[k]:
+                j += 1
+            out.append((signs[k], k, j))
+            k = j + 1
+        else:
+            k += 1
+    return out
+
+
+def ratio_detections(series: VolumeSeries, run_end: float) -> list[Detection]:
+    """Drops and excesses of each site's ratio; drops shared by most sites fold into one
+    ``collector_outage``."""
+    edges, ok = series.bins.edges(), interior(series, run_end)
+    per_site: dict[str, list[int]] = {}
+    values: dict[str, list[float]] = {}
     for site in series.sites:
         rs = ratios(series.monitored.get(site, []), series.nic[site])
-        run: list[int] = []
-        for k, bad in enumerate(flagged(rs) + [False]):
-            if bad:
-                run.append(k)
-            elif run:
-                worst = max((rs[i] for i in run), key=lambda r: abs(r - 1.0))
-                out.append(Detection(site, edges[run[0]], edges[run[-1] + 1], worst))
-                run = []
+        per_site[site] = [s if good else 0 for s, good in zip(flagged(rs), ok)]
+        values[site] = rs
+    sites = list(per_site)
+    need = max(2, math.ceil(OUTAGE_SITE_SHARE * len(sites)))
+    shared = [int(sum(per_site[s][k] == -1 for s in sites) >= need) for k in range(series.bins.count)]
+    out = []
+    for _, a, b in _runs(shared):
+        lowest = min(values[s][k] for s in sites for k in range(a, b + 1) if per_site[s][k] == -1)
+        out.append(Detection("collector_outage", "*", "", edges[a], edges[b + 1], lowest))
+    for site in sites:
+        signs = [0 if shared[k] and s == -1 else s for k, s in enumerate(per_site[site])]
+        for sign, a, b in _runs(signs):
+            worst = max((values[site][k] for k in range(a, b + 1)), key=lambda r: abs(r - 1.0))
+            out.append(Detection("volume_drop" if sign < 0 else "volume_excess", site, "", edges[a], edges[b + 1], worst))
     return out
+
+
+def restart_detections(records: Iterable[tuple[Rec, str]], site_of: Mapping[str, str]) -> list[Detection]:
+    """A new incarnation (``stod``) of a server, or its last one ended by ``server_restart``.
+    ``records`` are (record, truth host name) pairs."""
+    stods: dict[str, set[int]] = defaultdict(set)
+    last_end: dict[tuple[str, int], float] = {}
+    restart_end: dict[tuple[str, int], float] = {}
+    for rec, host in records:
+        if rec.stod is None:
+            continue
+        stods[host].add(rec.stod)
+        t = rec.end_time if rec.end_time is not None else rec.t_emitted
+        if t is not None:
+            last_end[(host, rec.stod)] = max(t, last_end.get((host, rec.stod), t))
+            if rec.ended == "server_restart":
+                restart_end[(host, rec.stod)] = max(t, restart_end.get((host, rec.stod), t))
+    out = []
+    for host, seen in stods.items():
+        order = sorted(seen)
+        site = site_of.get(host, "")
+        for old, new in zip(order, order[1:]):
+            start = min(last_end.get((host, old), new), float(new))
+            out.append(Detection("server_restart", site, host, start, float(new) + 1.0, float(new)))
+        end = restart_end.get((host, order[-1]))
+        if end is not None:  # the last incarnation ended by a restart whose successor sent nothing
+            out.append(Detection("server_restart", site, host, end, end + 1.0, float(order[-1])))
+    return out
+
+
+def skew_detections(records: Iterable[tuple[Rec, str]], site_of: Mapping[str, str], series: VolumeSeries,
+                    run_end: float) -> list[Detection]:
+    """Servers whose record end times sit off their arrival (``t_emitted``) by more than
+    ``SKEW_FLOOR_S`` beyond the run's median lag, bin by bin (by arrival); the value is the
+    clock offset (positive: the server's clock is ahead)."""
+    bins, ok = series.bins, interior(series, run_end)
+    lags: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    every = []
+    for rec, host in records:
+        if rec.end_time is None or rec.t_emitted is None or rec.ended not in ("close", "forced_close"):
+            continue
+        lag = rec.t_emitted - rec.end_time
+        lags[host][bins.index(rec.t_emitted)].append(lag)
+        every.append(lag)
+    if not every:
+        return []
+    typical = statistics.median(every)
+    edges, out = bins.edges(), []
+    for host, per_bin in sorted(lags.items()):
+        # the clock offset: a server stamping its records an hour ahead shows lags an hour short
+        off = {k: typical - statistics.median(v) for k, v in per_bin.items() if len(v) >= SKEW_MIN_RECORDS}
+        signs = [int(ok[k] and abs(off.get(k, 0.0)) > SKEW_FLOOR_S) for k in range(bins.count)]
+        for _, a, b in _runs(signs):
+            worst = max((off[k] for k in range(a, b + 1)), key=abs)
+            out.append(Detection("clock_skew", site_of.get(host, ""), host, edges[a], edges[b + 1], worst))
+    return out
+
+
+def detect(series: VolumeSeries, records: Iterable[tuple[Rec, str]] = (), site_of: Mapping[str, str] | None = None,
+           run_end: float | None = None) -> list[Detection]:
+    """Every detection of the run, sorted by start."""
+    end = run_end if run_end is not None else series.bins.t0 + series.bins.count * series.bins.width_s
+    pairs = list(records)
+    found = ratio_detections(series, end) + restart_detections(pairs, site_of or {}) + skew_detections(pairs, site_of or {}, series, end)
+    return sorted(found, key=lambda d: (d.start, d.kind, d.site, d.server))
 
 
 def fault_windows(faults: Iterable[FaultRow], site_of: Mapping[str, str], sites: list[str]) -> list[FaultWindow]:
@@ -93,19 +244,68 @@ def fault_windows(faults: Iterable[FaultRow], site_of: Mapping[str, str], sites:
     return out
 
 
-def _overlaps(d: Detection, w: FaultWindow, grace_s: float) -> bool:
-    return d.site in w.sites and d.start < w.end + grace_s and d.end > w.start
+def loss_context(datagrams: Iterable[Any], site_of: Mapping[str, str], t0: float, grace_s: float) -> list[FaultWindow]:
+    """Windows of kind ``path_loss``: each f-stream datagram the path lost, at its server's
+    site. They explain a drop (the records it carried are gone) but are no fault to find:
+    a detection they explain is no false alarm, and they count in no recall."""
+    out = []
+    for d in datagrams:
+        if d.fate == "lost" and d.code == "f":  # the datagram table keeps simulated seconds
+            t = t0 + d.t_send
+            out.append(FaultWindow("path_loss", d.server, (site_of.get(d.server, d.server),), t - LOSS_LOOKBACK_S, t + grace_s))
+    return out
 
 
-def anomaly_metrics(detections: list[Detection], windows: list[FaultWindow], bin_s: float) -> list[Metric]:
-    """Precision (detections near a fault), recall (faults detected), median delay, false alarms."""
+def explains(w: FaultWindow, d: Detection, grace_s: float) -> bool:
+    """Whether fault ``w`` accounts for detection ``d``: a compatible kind, the same place
+    (site, or server when the detection names one), overlapping time (plus grace)."""
+    if d.kind not in EXPLAINS.get(w.kind, frozenset({d.kind})):
+        return False
+    names_server = w.target not in EVERYWHERE and w.target not in w.sites
+    if w.kind == "path_loss":
+        where = d.site in w.sites
+    elif d.server and names_server:
+        where = d.server == w.target
+    else:
+        where = d.site == "*" or d.site in w.sites
+    return where and d.start < w.end + grace_s and d.end > w.start
+
+
+def kind_scores(detections: list[Detection], windows: list[FaultWindow], bin_s: float,
+                context: list[FaultWindow] | None = None) -> list[KindScore]:
+    """Precision per detection kind and recall (with median delay) per fault kind;
+    ``context`` windows (path loss) explain detections but are not scored for recall."""
     grace = GRACE_BINS * bin_s
-    true_hits = [d for d in detections if any(_overlaps(d, w, grace) for w in windows)]
+    every = windows + (context or [])
+    out = []
+    for kind in sorted({d.kind for d in detections}):
+        mine = [d for d in detections if d.kind == kind]
+        hits = sum(any(explains(w, d, grace) for w in every) for d in mine)
+        out.append(KindScore(kind, "detection", len(mine), hits, ratio(hits, len(mine)), math.nan))
+    for kind in sorted({w.kind for w in windows}):
+        mine = [w for w in windows if w.kind == kind]
+        delays = _delays(detections, mine, grace)
+        out.append(KindScore(kind, "fault", len(mine), len(delays), ratio(len(delays), len(mine)), quantile(delays, 0.5)))
+    return out
+
+
+def _delays(detections: list[Detection], windows: list[FaultWindow], grace_s: float) -> list[float]:
     delays = []
     for w in windows:
-        starts = [d.start for d in detections if _overlaps(d, w, grace)]
+        starts = [d.start for d in detections if explains(w, d, grace_s)]
         if starts:
             delays.append(max(min(starts) - w.start, 0.0))
+    return delays
+
+
+def anomaly_metrics(detections: list[Detection], windows: list[FaultWindow], bin_s: float,
+                    context: list[FaultWindow] | None = None) -> list[Metric]:
+    """Precision (detections a fault or the ``context`` explains), recall (faults detected),
+    median delay, false alarms."""
+    grace = GRACE_BINS * bin_s
+    every = windows + (context or [])
+    true_hits = [d for d in detections if any(explains(w, d, grace) for w in every)]
+    delays = _delays(detections, windows, grace)
     return [
         metric("anomaly_precision", ratio(len(true_hits), len(detections))),
         metric("anomaly_recall", ratio(len(delays), len(windows))),
@@ -114,4 +314,5 @@ def anomaly_metrics(detections: list[Detection], windows: list[FaultWindow], bin
     ]
 
 
-__all__ = ["ABS_FLOOR", "MAD_K", "Detection", "FaultWindow", "anomaly_metrics", "detect", "fault_windows", "flagged", "ratios"]
+__all__ = ["ABS_FLOOR", "EXPLAINS", "MAD_K", "Detection", "FaultWindow", "KindScore", "anomaly_metrics", "detect", "explains",
+           "fault_windows", "flagged", "kind_scores", "loss_context", "ratio_detections", "ratios", "restart_detections", "skew_detections"]

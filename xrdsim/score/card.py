@@ -1,8 +1,8 @@
 """``score_run(inputs) -> ScoreCard``: every metric of one run, per-site agreement, and the
 evidence the report plots; ``judge(card, expect)`` turns expectations into verdicts.
 
-The headline ``agreement`` is the geometric mean of byte_recall, transfer_precision and
-volume_agreement (components a run cannot measure are left out). Pure functions.
+The headline ``agreement`` is the geometric mean of byte_recall, byte_precision,
+transfer_precision and volume_agreement (components a run cannot measure are left out). Pure functions.
 """
 
 from __future__ import annotations
@@ -14,17 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xrdsim.score.anomaly import (
+    GRACE_BINS,
     Detection,
     FaultWindow,
+    KindScore,
     anomaly_metrics,
     detect,
     fault_windows,
+    kind_scores,
+    loss_context,
 )
+from xrdsim.score.causes import Miss, explain, restart_end_rate, unexplained_rate
 from xrdsim.score.catalog import Metric, metric
 from xrdsim.score.expectations import Expectation
 from xrdsim.score.loss import LossRow, group_host, loss_metrics, loss_rows
 from xrdsim.score.match import Matching, Rec, match, truth_bytes
 from xrdsim.score.metrics import (
+    byte_precision,
     byte_recall,
     geometric_mean,
     ratio,
@@ -102,6 +108,8 @@ class ScoreCard:
     detections: list[Detection]
     faults: list[FaultWindow]
     counts: dict[str, int]
+    kinds: list[KindScore] = field(default_factory=list)
+    misses: list[Miss] = field(default_factory=list)
 
     def value(self, name: str) -> float:
         """The value of metric ``name`` (NaN when absent)."""
@@ -136,7 +144,7 @@ def per_site(m: Matching, series: VolumeSeries, site_of: Mapping[str, str], ip_h
         recall, precision = byte_recall(p), ratio(len(p.pairs), len(p.pairs) + len(p.spurious))
         err = wape(series.monitored.get(site, []), series.nic.get(site, []))
         vol = math.nan if math.isnan(err) else max(0.0, 1.0 - err)
-        score = geometric_mean([recall, precision, vol])
+        score = geometric_mean([recall, byte_precision(p), precision, vol])
         out.append(SiteScore(site, score, recall, precision, vol, len(p.pairs) + len(p.missed), len(p.pairs) + len(p.spurious)))
     return out
 
@@ -161,21 +169,26 @@ def score_run(inputs: RunInputs) -> ScoreCard:
     bins = Bins(float(inputs.t0), inputs.bin_s, max(1, math.ceil(inputs.duration_s / inputs.bin_s)))
     series = volume_series(inputs.counters, zip(inputs.records, hosts), site_of, bins, inputs.overhead)
     loss = loss_rows(inputs.datagrams, inputs.groups, group_host(inputs.record_hosts, ip_hosts))
-    detections = detect(series)
+    detections = detect(series, zip(inputs.records, hosts), site_of, float(inputs.t0) + inputs.duration_s)
     windows = fault_windows(inputs.faults, site_of, series.sites)
+    context = loss_context(inputs.datagrams, site_of, float(inputs.t0), GRACE_BINS * inputs.bin_s)
     metrics = transfer_metrics(m) + volume_metrics(series)
     metrics.append(metric("summary_link_ratio", _summary_ratio(inputs, hosts)))
-    metrics += loss_metrics(loss) + anomaly_metrics(detections, windows, inputs.bin_s)
+    metrics += loss_metrics(loss) + anomaly_metrics(detections, windows, inputs.bin_s, context)
+    metrics.append(metric("restart_end_rate", restart_end_rate(m, inputs.faults)))
+    misses = explain(m, inputs.datagrams, inputs.faults, float(inputs.t0))
+    metrics.append(metric("unexplained_rate", unexplained_rate(misses, len(m.pairs) + len(m.missed))))
     sites = per_site(m, series, site_of, ip_hosts)
     by_name = {x.name: x.value for x in metrics}
-    head = geometric_mean([by_name["byte_recall"], by_name["transfer_precision"], by_name["volume_agreement"]])
+    head = geometric_mean([by_name[k] for k in ("byte_recall", "byte_precision", "transfer_precision", "volume_agreement")])
     worst = min((s.agreement for s in sites if not math.isnan(s.agreement)), default=math.nan)
     metrics[:0] = [metric("agreement", head), metric("min_site_agreement", worst)]
     pairs = [(truth_bytes(t), r.total_bytes) for t, r in m.pairs[:: max(1, len(m.pairs) // MAX_PAIRS_KEPT)]]
     counts = {"truth_transfers": len(m.pairs) + len(m.missed), "records": len(inputs.records),
               "matched": len(m.pairs), "missed": len(m.missed), "spurious": len(m.spurious),
               "datagrams": len(inputs.datagrams), "sites": len(sites)}  # fmt: skip
-    return ScoreCard(metrics, sites, series, pairs, loss, detections, windows, counts)
+    return ScoreCard(metrics, sites, series, pairs, loss, detections, windows, counts,
+                     kind_scores(detections, windows, inputs.bin_s, context), misses)
 
 
 def judge(card: ScoreCard, expect: Mapping[str, Expectation]) -> list[Verdict]:

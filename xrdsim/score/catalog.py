@@ -21,18 +21,19 @@ class Metric:
 
 #: name → (unit, definition). Order is the report's order.
 METRICS: dict[str, tuple[str, str]] = {
-    "agreement": ("", "headline: geometric mean of byte_recall, transfer_precision and volume_agreement"),
+    "agreement": ("", "headline: geometric mean of byte_recall, byte_precision, transfer_precision and volume_agreement"),
     "min_site_agreement": ("", "the lowest per-site agreement (same definition, one site's transfers and bins)"),
     "transfer_recall": ("", "truth transfers with a matching record / truth transfers"),
     "transfer_precision": ("", "records matching a truth transfer / records"),
     "byte_recall": ("", "Σ min(recorded, true) bytes over matches / Σ true bytes (read+readv+write)"),
+    "byte_precision": ("", "Σ min(recorded, true) bytes over matches / Σ bytes of every record (over-counting lowers it)"),
     "exact_bytes_rate": ("", "matches whose read, readv and write bytes all equal the truth"),
     "duplicate_records": ("", "records beyond the first for one truth transfer"),
-    "path_accuracy": ("", "matches whose file_lfn equals the truth, of those that report one"),
-    "user_accuracy": ("", "matches whose user_dn equals the truth, of those that report one"),
-    "vo_accuracy": ("", "matches whose vo equals the truth, of those that report one"),
-    "site_accuracy": ("", "matches whose site equals the truth, of those that report one"),
-    "client_accuracy": ("", "matches whose client_host equals the truth, of those that report one"),
+    "path_accuracy": ("", "matches whose file_lfn equals the truth, of those where the truth or the record has one (a missing one is wrong)"),
+    "user_accuracy": ("", "matches whose user_dn equals the truth, of those where the truth or the record has one (a missing one is wrong)"),
+    "vo_accuracy": ("", "matches whose vo equals the truth, of those where the truth or the record has one (a missing one is wrong)"),
+    "site_accuracy": ("", "matches whose site equals the truth, of those where the truth or the record has one (a missing one is wrong)"),
+    "client_accuracy": ("", "matches whose client_host equals the truth, of those where the truth or the record has one (a missing one is wrong)"),
     "start_error_p99_s": ("s", "99th percentile of |record start − truth open|"),
     "end_error_p99_s": ("s", "99th percentile of |record end − truth close|"),
     "latency_p50_s": ("s", "median of record t_emitted − truth close, explicit closes"),
@@ -51,6 +52,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "anomaly_recall": ("", "injected faults overlapped by a detection / injected faults"),
     "anomaly_delay_s": ("s", "median of detection start − fault start over detected faults"),
     "anomaly_false_alarms": ("", "detections overlapping no injected fault"),
+    "unexplained_rate": ("", "missed, extra and wrong transfers with no cause in the truth (lost datagram, outage, restart, TTL) / truth transfers"),
+    "restart_end_rate": ("", "transfers cut by an injected restart whose record ended server_restart / such transfers"),
 }
 
 KNOWN_METRICS: tuple[str, ...] = tuple(METRICS)

@@ -64,8 +64,9 @@ def _stod(obj: Any, fields: Mapping[str, str]) -> int | None:
         return None
 
 
-def to_rec(obj: Any, fields: Mapping[str, str] | None = None) -> Rec:
-    """A ``Rec`` from a ``TransferRecord`` or a dict; ``fields`` maps our names to theirs."""
+def to_rec(obj: Any, fields: Mapping[str, str] | None = None, time_scale: float = 1.0) -> Rec:
+    """A ``Rec`` from a ``TransferRecord`` or a dict; ``fields`` maps our names to theirs,
+    ``time_scale`` is seconds per unit of their times (0.001 for milliseconds)."""
     f = fields or {}
 
     def text(name: str) -> str:
@@ -76,7 +77,7 @@ def to_rec(obj: Any, fields: Mapping[str, str] | None = None) -> Rec:
 
     def opt(name: str) -> float | None:
         value = _get(obj, name, f)
-        return None if value is None else float(value)
+        return None if value is None else float(value) * time_scale
 
     dictid = _get(obj, "file_dictid", f)
     read_single = _get(obj, "read_single_bytes", f)
@@ -103,6 +104,7 @@ class Matching:
     missed: list[TransferRow] = field(default_factory=list)
     spurious: list[Rec] = field(default_factory=list)
     duplicates: int = 0
+    duplicated: list[Rec] = field(default_factory=list)  # the spurious records that repeat a matched transfer
 
 
 class _Index:
@@ -158,6 +160,7 @@ def match(truth: Iterable[TransferRow], records: Iterable[Rec], window_s: float 
             out.pairs.append((row, rec))
         elif known or near:
             out.duplicates += 1
+            out.duplicated.append(rec)
             out.spurious.append(rec)
         else:
             out.spurious.append(rec)

@@ -49,7 +49,10 @@ def _exact(row: TransferRow, rec: Rec) -> bool:
 
 
 def _accuracy(pairs: list[tuple[TransferRow, Rec]], truth_field: str, rec_field: str) -> float:
-    given = [(getattr(t, truth_field), getattr(r, rec_field)) for t, r in pairs if getattr(r, rec_field)]
+    # Coverage counts: the truth holds only what the server sent, so a record without a field
+    # the truth has is wrong (scoring only the records that carry it would reward blanking).
+    given = [(getattr(t, truth_field), getattr(r, rec_field)) for t, r in pairs]
+    given = [(a, b) for a, b in given if a or b]
     return ratio(sum(a == b for a, b in given), len(given))
 
 
@@ -76,6 +79,13 @@ def byte_recall(m: Matching) -> float:
     return ratio(sum(min(truth_bytes(t), r.total_bytes) for t, r in m.pairs), true)
 
 
+def byte_precision(m: Matching) -> float:
+    """Σ min(recorded, true) over matches / Σ bytes of every record: over-counting, duplicates
+    and records of no transfer lower it, as under-counting lowers ``byte_recall``."""
+    recorded = sum(r.total_bytes for _, r in m.pairs) + sum(r.total_bytes for r in m.spurious)
+    return ratio(sum(min(truth_bytes(t), r.total_bytes) for t, r in m.pairs), recorded)
+
+
 def transfer_metrics(m: Matching) -> list[Metric]:
     """Recall, precision, byte recall, exactness, field accuracy, time errors, latency."""
     n_truth, n_rec = len(m.pairs) + len(m.missed), len(m.pairs) + len(m.spurious)
@@ -84,6 +94,7 @@ def transfer_metrics(m: Matching) -> list[Metric]:
         metric("transfer_recall", ratio(len(m.pairs), n_truth)),
         metric("transfer_precision", ratio(len(m.pairs), n_rec)),
         metric("byte_recall", byte_recall(m)),
+        metric("byte_precision", byte_precision(m)),
         metric("exact_bytes_rate", ratio(sum(_exact(t, r) for t, r in m.pairs), len(m.pairs))),
         metric("duplicate_records", m.duplicates),
     ]
@@ -158,4 +169,4 @@ def geometric_mean(values: Sequence[float]) -> float:
     return math.exp(sum(math.log(min(v, 1.0)) for v in known) / len(known))
 
 
-__all__ = ["FIELDS", "best_lag", "byte_recall", "geometric_mean", "pearson", "quantile", "ratio", "transfer_metrics", "volume_metrics", "wape"]
+__all__ = ["FIELDS", "best_lag", "byte_precision", "byte_recall", "geometric_mean", "pearson", "quantile", "ratio", "transfer_metrics", "volume_metrics", "wape"]
