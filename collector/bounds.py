@@ -3,6 +3,8 @@ an open file becomes a record (``ended=evicted``), a session an anomaly, a path 
 
 The victim is the oldest entry of the incarnation that grew, or of the fullest incarnation
 when the one that grew holds almost nothing (so one noisy server cannot starve the rest).
+The byte budgets (``max_*_bytes``) are enforced the same way by ``enforce``, which ``core``
+calls after a datagram that took a budget past its limit.
 """
 
 from __future__ import annotations
@@ -39,15 +41,25 @@ def remember_expired(tables: Tables, server: ServerState, of: OpenFile) -> None:
     ``max_expired_files`` the oldest such memory goes (counted): its CLOSE would then
     make a ``close_without_open`` record."""
     of.revision += 1
+    session = server.users.get(of.user) if of.user else None
+    if session is not None:  # the session's set holds files still open: this one no longer is
+        session.files.discard(of.file_id)
     if server.expired.pop(of.file_id, None) is None:
         tables.n_expired += 1
     server.expired[of.file_id] = of
     if tables.n_expired > tables.cfg.max_expired_files:
-        victim = _victim(tables, server, "expired")
-        if victim is not None:
-            victim.expired.popitem(last=False)
-            tables.n_expired -= 1
-            tables.evicted["expired_files"] += 1
+        forget_expired(tables, server)
+
+
+def forget_expired(tables: Tables, server: ServerState) -> bool:
+    """Forget the oldest memory of a file recorded before its CLOSE (counted)."""
+    victim = _victim(tables, server, "expired")
+    if victim is None or not victim.expired:
+        return False
+    victim.expired.popitem(last=False)
+    tables.n_expired -= 1
+    tables.evicted["expired_files"] += 1
+    return True
 
 
 def evict_session(tables: Tables, server: ServerState, t: float, out: list[Event]) -> None:
@@ -80,6 +92,41 @@ def evict_path(tables: Tables, server: ServerState) -> None:
     del victim.paths[next(iter(victim.paths))]
     tables.n_paths -= 1
     tables.evicted["paths"] += 1
+
+
+def _evict_tpc_path(tables: Tables, server: ServerState) -> bool:
+    victim = server if server.tpc_paths else max(tables.servers.values(), key=lambda s: len(s.tpc_paths), default=None)
+    if victim is None or not victim.tpc_paths:
+        return False
+    victim.tpc_paths.popitem(last=False)
+    tables.evicted["tpc_paths"] += 1
+    return True
+
+
+def enforce(tables: Tables, server: ServerState, t: float, out: list[Event]) -> None:
+    """Bring every byte budget back under its limit, oldest entries first (``server`` is the
+    incarnation that grew): paths then TPC paths, sessions (an anomaly each), memories of
+    expired files then open files (a record ``ended=evicted`` each)."""
+    tables.over = False
+    budgets = tables.budgets
+    paths, sessions, opens = budgets["paths"], budgets["sessions"], budgets["open_files"]
+    while paths.used > paths.limit:
+        if tables.n_paths and _victim(tables, server, "paths") is not None:
+            evict_path(tables, server)
+        elif not _evict_tpc_path(tables, server):
+            break
+    while sessions.used > sessions.limit and tables.n_sessions:
+        before = tables.n_sessions
+        evict_session(tables, server, t, out)
+        if tables.n_sessions == before:
+            break
+    while opens.used > opens.limit and tables.n_expired and forget_expired(tables, server):
+        pass
+    while opens.used > opens.limit and tables.n_open:
+        before = tables.n_open
+        evict_open(tables, server, t, out)
+        if tables.n_open == before:
+            break
 
 
 def trim(table: OrderedDict, limit: int) -> None:

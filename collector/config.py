@@ -27,6 +27,15 @@ class CollectorConfig:
     * ``session_ttl`` / ``server_ttl``: idle lifetimes of a session and an incarnation.
     * ``max_*``: table bounds; going past one evicts the oldest entry with a record
       (``ended=evicted``) or an anomaly, never silently.
+    * ``max_*_bytes``: byte budgets of the tables holding text from the wire, summed over
+      every incarnation: ``max_path_bytes`` (``d`` paths and TPC paths), ``max_session_bytes``
+      (sessions), ``max_open_bytes`` (open and expired files). Past one the oldest entries
+      go as past the entry bound (counted; an open file as a record ``ended=evicted``).
+    * ``max_text_bytes``: longest text kept from one map record or OPEN path (XRootD's own
+      path limit is 4 kB); longer ones are cut and counted (``evicted["text_truncated"]``).
+    * ``max_counter_groups``: counter groups per incarnation; the least recently used one
+      goes, its counts folded into the report's retired rows (never lost).
+    * ``max_summary_series``: summary series kept; an evicted one's counts are folded too.
     * ``max_expired_files``: files recorded before their CLOSE (timeout, DISC without
       CLOSE, eviction) remembered, so that a late XFR or CLOSE completes the
       same transfer (next ``revision`` of its record) instead of a second one.
@@ -45,3 +54,9 @@ class CollectorConfig:
     max_servers: int = 10_000
     max_paths: int = 200_000
     max_expired_files: int = 100_000
+    max_text_bytes: int = 4096
+    max_path_bytes: int = 128 << 20
+    max_session_bytes: int = 256 << 20
+    max_open_bytes: int = 128 << 20
+    max_counter_groups: int = 256
+    max_summary_series: int = 10_000

@@ -5,6 +5,14 @@ Bytes in, typed events out; time is always an argument. A datagram is decoded, r
 its server incarnation and counter group (loss, duplicates, reordering), then applied by
 the module of its stream. ``feed`` never raises on any bytes: a ``DecodeError`` becomes a
 ``Malformed`` event, anything else escaping is a bug.
+
+Every table is bounded (``CollectorConfig.max_*``, in entries and in bytes, see
+``collector.bounds``): text longer than ``max_text_bytes`` is cut before it is stored;
+incarnations are kept in order of last news so the least recently seen one is evicted in
+O(1), never the one just started; counter groups past ``max_counter_groups`` per incarnation
+are retired with their counts. Negative byte counts in f records (the wire's fields are
+signed, XRootD's counters never are) are clamped to 0 with an ``unknown_payload`` anomaly
+naming the field: rejecting the datagram instead would lose every other record in it.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from hashlib import blake2b
 from typing import Any, Callable
 
 from collector import streams
+from collector.bounds import enforce
 from collector.config import CollectorConfig
 from collector.expiry import end_incarnation, expire_server
 from collector.records import Anomaly, AnomalyKind, Ended, Event, Malformed, TransferRecord
@@ -21,7 +30,7 @@ from collector.report import CollectorReport, build_report, fold_rows, group_row
 from collector.sequence import DUPLICATE, GAP, GroupStats, SeqGroup
 from collector.state import ServerState, Tables
 from collector.summary import SummaryTracker
-from xrdsim.wire import DecodeError, decode
+from xrdsim.wire import DecodeError, FileClose, FileOpen, FileXfr, FstreamPacket, MapPacket, decode
 
 Address = tuple[str, int]
 #: Binary codes whose header is trusted enough to attribute a malformed body to a group.
@@ -44,10 +53,11 @@ class Collector:
         self.by_kind: Counter[str] = Counter()
         self.by_ended: Counter[Ended] = Counter()
         self.loose: dict[Address, SeqGroup] = {}  # malformed datagrams of no known server
-        self.summary = SummaryTracker()
+        self.summary = SummaryTracker(self.config.max_summary_series, self.tables.evicted)
         self._sockets: dict[tuple[str, int, int], ServerState] = {}
         self._current: dict[str, ServerState] = {}
-        self.retired: list[GroupStats] = []  # counter groups of incarnations that ended
+        self.retired: list[GroupStats] = []  # counter groups of incarnations that ended (or evicted)
+        self._last: ServerState | None = None  # the incarnation of the last datagram (already last in order)
 
     # ------------------------------------------------------------------ feeding
 
@@ -70,7 +80,13 @@ class Collector:
                 group_of, sid_of, apply = route
                 server = self._admit(pkt, group_of(pkt), sid_of, payload, src, t_arrival, out)
                 if server is not None:
+                    if len(payload) > self.config.max_text_bytes:
+                        self._cap_text(pkt)
+                    if type(pkt) is FstreamPacket:
+                        _clamp_negative(pkt, server, t_arrival, out)
                     apply(self.tables, server, pkt, t_arrival, out)
+                    if self.tables.over:
+                        enforce(self.tables, server, t_arrival, out)
         if out:
             self._count(out)
         return out
@@ -95,9 +111,12 @@ class Collector:
             else:
                 self._bind(sock, server)
         server.last_seen = t
+        if server is not self._last:  # least recently seen first: O(1) eviction
+            self.tables.servers.move_to_end((server.identity, server.stod))
+            self._last = server
         if sock not in server.sockets:  # past _MAX_SOCKETS senders share one group
             src = ("*", 0)
-        grp = server.groups.get((src, group)) or server.group(src, group, self.config)
+        grp = self._group(server, src, group)
         verdict = grp.accept(pkt.pseq, hash(payload), t)
         if verdict == DUPLICATE:
             return None
@@ -109,6 +128,41 @@ class Collector:
             elif group == "map":
                 server.m_epoch += 1
         return server
+
+    def _group(self, server: ServerState, src: Address, name: str) -> SeqGroup:
+        """The counter group ``name`` of ``src`` at ``server``, moved to the end of the use
+        order; past ``max_counter_groups`` the least recently used one is retired (its
+        pending gaps declared lost, its counts kept in ``retired``)."""
+        groups = server.groups
+        grp = groups.get((src, name))
+        if grp is not None:
+            groups.move_to_end((src, name))
+            return grp
+        grp = server.group(src, name, self.config)
+        if len(groups) > self.config.max_counter_groups:
+            (old_src, old_name), old = groups.popitem(last=False)
+            old.declare_all()
+            self.tables.evicted["counter_groups"] += 1
+            self._retire([old.stats(server.key, f"{old_src[0]}:{old_src[1]}", old_name)])
+        return grp
+
+    def _retire(self, rows: list[GroupStats]) -> None:
+        self.retired.extend(rows)
+        if len(self.retired) > _MAX_RETIRED:
+            self.retired[:] = fold_rows(self.retired)
+
+    def _cap_text(self, pkt: Any) -> None:
+        """Cut text beyond ``max_text_bytes`` (a map record, OPEN paths), counted."""
+        cap = self.config.max_text_bytes
+        if type(pkt) is MapPacket:
+            if len(pkt.text) > cap:
+                pkt.text = pkt.text[:cap]
+                self.tables.evicted["text_truncated"] += 1
+        elif type(pkt) is FstreamPacket:
+            for rec in pkt.records:
+                if type(rec) is FileOpen and rec.lfn is not None and len(rec.lfn) > cap:
+                    rec.lfn = rec.lfn[:cap]
+                    self.tables.evicted["text_truncated"] += 1
 
     @staticmethod
     def _f_copy(server: ServerState, grp: SeqGroup, payload: bytes, src: Address) -> bool:
@@ -154,12 +208,14 @@ class Collector:
             server.sockets.add(sock)
 
     def _start(self, identity: str, sid: int | None, sock: tuple[str, int, int], t: float, out: list[Event]) -> ServerState:
-        server = ServerState(identity, sock[2], sock[0], t)
+        server = ServerState(identity, sock[2], sock[0], t, self.tables)
         server.sid = sid or 0
-        self.tables.servers[(identity, sock[2])] = server
+        self.tables.servers[(identity, sock[2])] = server  # last in the order of news
         self._current[identity] = server
         if len(self.tables.servers) > self.config.max_servers:
-            victim = min(self.tables.servers.values(), key=lambda s: s.last_seen)
+            victim = next(iter(self.tables.servers.values()))  # least recently seen, never ``server``
+            if victim is server:
+                return server
             out.append(Anomaly(AnomalyKind.SERVER_EVICTED, victim.key, "max_servers reached", t))
             self.tables.evicted["servers"] += 1
             self._end(victim, Ended.EVICTED, t, out)
@@ -167,15 +223,16 @@ class Collector:
 
     def _end(self, server: ServerState, ended: Ended, t: float, out: list[Event]) -> None:
         end_incarnation(self.tables, server, ended, t, out)
+        server.tpc_paths.clear()  # releases its bytes from the paths budget
         self.tables.servers.pop((server.identity, server.stod), None)
         if self._current.get(server.identity) is server:
             del self._current[server.identity]
         for sock in server.sockets:
             if self._sockets.get(sock) is server:
                 del self._sockets[sock]
-        self.retired.extend(group_rows(server))
-        if len(self.retired) > _MAX_RETIRED:
-            self.retired[:] = fold_rows(self.retired)
+        if self._last is server:
+            self._last = None
+        self._retire(group_rows(server))
 
     def _malformed(self, payload: bytes, src: Address, t: float, exc: DecodeError, out: list[Event]) -> None:
         """Count a rejected datagram in its counter group when the header names one."""
@@ -185,7 +242,7 @@ class Collector:
             server = self._sockets.get((src[0], src[1], stod))
         if server is not None:
             group = streams.group_of_payload(payload)
-            grp = server.groups.get((src, group)) or server.group(src, group, self.config)
+            grp = self._group(server, src, group)
             grp.accept_malformed(payload[1], hash(payload), t)
         else:
             grp = self.loose.get(src) or self._loose(src)
@@ -243,3 +300,22 @@ class Collector:
     def report(self) -> CollectorReport:
         """Counters per counter group, records by ``ended``, table sizes, summary deltas."""
         return build_report(self)
+
+
+_BYTE_FIELDS = ("read", "readv", "write")
+
+
+def _clamp_negative(pkt: FstreamPacket, server: ServerState, t: float, out: list[Event]) -> None:
+    """Byte counts below 0 (and an OPEN's size) become 0, each with an anomaly."""
+    for rec in pkt.records:
+        typ = type(rec)
+        if typ is FileClose or typ is FileXfr:
+            if rec.read < 0 or rec.readv < 0 or rec.write < 0:  # type: ignore[union-attr]
+                for name in _BYTE_FIELDS:
+                    value = getattr(rec, name)
+                    if value < 0:
+                        setattr(rec, name, 0)
+                        out.append(Anomaly(AnomalyKind.UNKNOWN_PAYLOAD, server.key, f"{typ.__name__} of file {rec.file_id}: {name} {value} < 0, taken as 0", t, rec.file_id))  # type: ignore[union-attr]
+        elif typ is FileOpen and rec.fsz < 0:  # type: ignore[union-attr]
+            out.append(Anomaly(AnomalyKind.UNKNOWN_PAYLOAD, server.key, f"FileOpen of file {rec.file_id}: size {rec.fsz} < 0, taken as 0", t, rec.file_id))  # type: ignore[union-attr]
+            rec.fsz = 0  # type: ignore[union-attr]

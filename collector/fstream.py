@@ -60,15 +60,17 @@ def _open(tables: Tables, server: ServerState, rec: FileOpen, t_evt: float, t: f
 
 def _xfr(tables: Tables, server: ServerState, rec: FileXfr, t_evt: float, t: float, out: list[Event]) -> None:
     opens = server.open_files
-    of = opens.pop(rec.file_id, None)  # re-inserted below: the dict stays ordered by news
-    if of is None:
+    of = opens.get(rec.file_id)
+    if of is not None:
+        opens.move_to_end(rec.file_id)  # the table stays ordered by news (no re-accounting of its bytes)
+    else:
         of = server.expired.pop(rec.file_id, None) if server.expired else None  # news of a file recorded by timeout
         if of is not None:
             tables.n_expired -= 1
         else:  # an XFR whose OPEN we never saw: tracked so a timeout still reports it
             of = OpenFile(rec.file_id, _path(server, rec.file_id), 0, 0, False, None, t, -1)
         tables.n_open += 1
-    opens[rec.file_id] = of
+        opens[rec.file_id] = of
     of.read, of.readv, of.write = rec.read, rec.readv, rec.write
     of.t_event, of.t_last = t_evt, t
     if tables.n_open > tables.cfg.max_open_files:

@@ -12,7 +12,7 @@ from typing import Callable
 
 from collector.bounds import drop_session, evict_path, evict_session
 from collector.records import Event
-from collector.state import ServerState, Tables
+from collector.state import ServerState, Tables, open_size, user_size
 from collector.users import user_from_login
 from xrdsim.wire import MapPacket, server_ident
 
@@ -47,7 +47,9 @@ def _path(tables: Tables, server: ServerState, pkt: MapPacket, t: float, out: li
     server.paths[pkt.dictid] = (path, userid.rstrip("\x00"))
     of = server.open_files.get(pkt.dictid)
     if of is not None and not of.lfn:
+        before = open_size(pkt.dictid, of)
         of.lfn = path
+        server.open_files.resized(pkt.dictid, of, before)  # type: ignore[attr-defined]
     if tables.n_paths > tables.cfg.max_paths:
         evict_path(tables, server)
 
@@ -55,7 +57,9 @@ def _path(tables: Tables, server: ServerState, pkt: MapPacket, t: float, out: li
 def _info(tables: Tables, server: ServerState, pkt: MapPacket, t: float, out: list[Event]) -> None:
     user = server.uid_index.get(pkt.userid_text)
     if user is not None:
+        before = user_size(user.dictid, user)
         user.app_info = pkt.payload or ""
+        server.users.resized(user.dictid, user, before)  # type: ignore[attr-defined]
 
 
 def _by_uc(server: ServerState, pkt: MapPacket):  # -> UserInfo | None
@@ -68,13 +72,17 @@ def _by_uc(server: ServerState, pkt: MapPacket):  # -> UserInfo | None
 def _token(tables: Tables, server: ServerState, pkt: MapPacket, t: float, out: list[Event]) -> None:
     user, info = _by_uc(server, pkt)
     if user is not None:
+        before = user_size(user.dictid, user)
         user.apply_token(info)
+        server.users.resized(user.dictid, user, before)  # type: ignore[attr-defined]
 
 
 def _activity(tables: Tables, server: ServerState, pkt: MapPacket, t: float, out: list[Event]) -> None:
     user, info = _by_uc(server, pkt)
     if user is not None:
+        before = user_size(user.dictid, user)
         user.apply_activity(info)
+        server.users.resized(user.dictid, user, before)  # type: ignore[attr-defined]
 
 
 def _ignore(tables: Tables, server: ServerState, pkt: MapPacket, t: float, out: list[Event]) -> None:

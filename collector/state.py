@@ -4,9 +4,14 @@ t-stream files, counter groups) and the collector-wide table budget (spec ยง2.4โ
 Plain containers; the stream modules change them, ``core`` owns them. Tables that lose
 their oldest entries are ``OrderedDict``s ordered by last news: a plain dict emptied from the
 front makes ``next(iter(d))`` walk its dead slots (quadratic under eviction).
+
+Tables that hold text from the wire are ``SizedTable``s: besides their entry count they sum
+the bytes of what they hold into a ``Budget`` shared by every incarnation (``max_*_bytes``),
+because a bound in entries alone lets one 60 kB path per entry make ``max_paths`` worth 11 GB.
 """
 
 from __future__ import annotations
+
 
 from collections import OrderedDict
 
@@ -18,6 +23,107 @@ from collector.users import UserInfo
 
 if TYPE_CHECKING:
     from collector.records import TransferRecord
+
+
+_MISSING = object()
+_str_size = len  # text bytes (ASCII in practice); the object overhead is in ENTRY_BYTES
+
+
+class Budget:
+    """Bytes held by one kind of table over every incarnation, and their bound. ``alarm``
+    is the ``Tables`` told when a budget is exceeded (``core`` then evicts)."""
+
+    __slots__ = ("name", "used", "limit", "alarm")
+
+    def __init__(self, name: str, limit: int, alarm: Tables | None = None) -> None:
+        self.name, self.used, self.limit, self.alarm = name, 0, limit, alarm
+
+    def add(self, n: int) -> None:
+        """Account ``n`` more bytes (negative: released)."""
+        self.used += n
+        if self.used > self.limit and self.alarm is not None:
+            self.alarm.over = True
+
+
+class SizedTable(OrderedDict):
+    """An ``OrderedDict`` whose entries' sizes (``size_of(key, value)``, bytes) are summed in
+    ``budget``. A value changed in place is re-accounted with ``resized``."""
+
+    def __init__(self, budget: Budget | None = None, size_of=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.budget, self.size_of = budget, size_of  # None while unpickling: the budget is restored as saved
+
+    def __setitem__(self, key, value) -> None:  # type: ignore[no-untyped-def]
+        budget = self.budget
+        if budget is not None:
+            old = OrderedDict.get(self, key, _MISSING)
+            budget.add(self.size_of(key, value) - (0 if old is _MISSING else self.size_of(key, old)))
+        OrderedDict.__setitem__(self, key, value)
+
+    def __delitem__(self, key) -> None:  # type: ignore[no-untyped-def]
+        value = OrderedDict.__getitem__(self, key)
+        OrderedDict.__delitem__(self, key)
+        if self.budget is not None:
+            self.budget.add(-self.size_of(key, value))
+
+    def pop(self, key, default=_MISSING):  # type: ignore[no-untyped-def, override]
+        value = OrderedDict.get(self, key, _MISSING)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        del self[key]
+        return value
+
+    def popitem(self, last: bool = True):  # type: ignore[no-untyped-def, override]
+        if not self:
+            raise KeyError("popitem(): table is empty")
+        key = next(reversed(self)) if last else next(iter(self))
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        if self.budget is not None:
+            size_of = self.size_of
+            self.budget.add(-sum(size_of(k, v) for k, v in self.items()))
+        OrderedDict.clear(self)
+
+    def resized(self, key, value, before: int) -> None:  # type: ignore[no-untyped-def]
+        """``value``, held at ``key``, was changed in place; ``before`` was its size."""
+        if self.budget is not None and OrderedDict.get(self, key) is value:
+            self.budget.add(self.size_of(key, value) - before)
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (SizedTable, (), {"budget": self.budget, "size_of": self.size_of}, None, iter(list(self.items())))
+
+
+#: Fixed bytes of one entry (dict slot, int key, the value's object and tuple, each str's
+#: header) beside its text.
+ENTRY_BYTES = 300
+USER_BYTES = 400  # a UserInfo: 17 slots, its file set when empty
+
+
+def path_size(key: object, value: tuple[str, str]) -> int:
+    """Bytes of a ``paths`` entry: (path, userid text)."""
+    return ENTRY_BYTES + _str_size(value[0]) + _str_size(value[1])
+
+
+def key_size(key: str, value: object) -> int:
+    """Bytes of an entry whose text is its key (``tpc_paths``)."""
+    return ENTRY_BYTES + _str_size(key)
+
+
+def open_size(key: object, of: OpenFile) -> int:
+    """Bytes of an open (or expired) file: its path."""
+    return ENTRY_BYTES + _str_size(of.lfn)
+
+
+_USER_TEXT = ("userid_text", "user", "user_dn", "vo", "role", "client_host", "client_ip", "protocol",
+              "app_info", "auth_protocol", "token_subject", "experiment", "activity")  # fmt: skip
+
+
+def user_size(key: object, user: UserInfo) -> int:
+    """Bytes of a session: its text fields (files are bounded by ``max_open_files``)."""
+    return USER_BYTES + sum(_str_size(getattr(user, name)) for name in _USER_TEXT)
 
 
 class OpenFile:
@@ -73,16 +179,17 @@ class ServerState:
         "disc", "tpc_paths", "sockets", "t_seen", "t_io", "m_epoch", "orphans", "expired",
     )  # fmt: skip
 
-    def __init__(self, identity: str, stod: int, ip: str, t: float) -> None:
+    def __init__(self, identity: str, stod: int, ip: str, t: float, tables: Tables | None = None) -> None:
         self.key = f"{identity}#{stod}"
         self.identity, self.stod, self.ip = identity, stod, ip
         self.sid = 0  # the 48-bit server id, 0 for a server known by its sender address
         self.site = self.host = self.inst = self.pgm = self.ver = ""
         self.port = 0
-        self.users: OrderedDict[int, UserInfo] = OrderedDict()
+        b = tables.budgets if tables is not None else {}
+        self.users: OrderedDict[int, UserInfo] = SizedTable(b.get("sessions"), user_size)
         self.uid_index: dict[str, UserInfo] = {}
-        self.paths: OrderedDict[int, tuple[str, str]] = OrderedDict()  # file dictid -> (path, userid text)
-        self.open_files: OrderedDict[int, OpenFile] = OrderedDict()
+        self.paths: OrderedDict[int, tuple[str, str]] = SizedTable(b.get("paths"), path_size)  # file dictid -> (path, userid text)
+        self.open_files: OrderedDict[int, OpenFile] = SizedTable(b.get("open_files"), open_size)
         self.t_files: OrderedDict[int, TraceFile] = OrderedDict()
         self.t_held: OrderedDict[int, float] = OrderedDict()  # t-closed fid -> when to stop waiting (f-stream, late I/O)
         self.t_done: OrderedDict[int, bool] = OrderedDict()  # fids whose t side is over -> recorded from t (bounded)
@@ -94,13 +201,13 @@ class ServerState:
         self.m_epoch = 0  # the same for the shared map/t/r group (t-stream records)
         self.t_seen = False
         self.t_io = False  # the t-stream carries I/O entries (an ``io`` dest), so its sums mean something
-        self.expired: OrderedDict[int, OpenFile] = OrderedDict()  # files recorded before their CLOSE (bounded)
+        self.expired: OrderedDict[int, OpenFile] = SizedTable(b.get("open_files"), open_size)  # files recorded before their CLOSE (bounded)
         self.orphans: OrderedDict[int, None] = OrderedDict()  # fids recorded close_without_open (bounded)
-        self.groups: dict[tuple[tuple[str, int], str], SeqGroup] = {}
+        self.groups: OrderedDict[tuple[tuple[str, int], str], SeqGroup] = OrderedDict()  # by last use
         self.last_seen = t
         self.ended = False
         self.disc: OrderedDict[int, float] = OrderedDict()  # user dictid -> when its DISC grace ends
-        self.tpc_paths: OrderedDict[str, None] = OrderedDict()  # paths the TPC g-stream reported (bounded)
+        self.tpc_paths: OrderedDict[str, None] = SizedTable(b.get("paths"), key_size)  # paths the TPC g-stream reported (bounded)
         self.sockets: set[tuple[str, int, int]] = set()  # (ip, port, stod) routed here
 
     def user_for(self, user_dictid: int, file_id: int) -> UserInfo | None:
@@ -127,16 +234,24 @@ class ServerState:
 
 
 class Tables:
-    """The collector-wide view of bounded state: every incarnation and the table totals
-    the ``max_*`` bounds apply to."""
+    """The collector-wide view of bounded state: every incarnation (ordered by last news),
+    the table totals the ``max_*`` bounds apply to, and the byte budgets of the tables that
+    hold text (``over`` once one is exceeded, until ``bounds.enforce`` brought it back)."""
 
-    __slots__ = ("cfg", "servers", "n_open", "n_sessions", "n_paths", "n_trace", "n_expired", "evicted")
+    __slots__ = ("cfg", "servers", "n_open", "n_sessions", "n_paths", "n_trace", "n_expired", "evicted", "budgets", "over")
 
     def __init__(self, cfg: CollectorConfig) -> None:
         self.cfg = cfg
-        self.servers: dict[tuple[str, int], ServerState] = {}
+        self.servers: OrderedDict[tuple[str, int], ServerState] = OrderedDict()
         self.n_open = self.n_sessions = self.n_paths = self.n_trace = self.n_expired = 0
-        self.evicted = {"open_files": 0, "sessions": 0, "paths": 0, "trace_files": 0, "servers": 0, "expired_files": 0}
+        self.evicted = {"open_files": 0, "sessions": 0, "paths": 0, "trace_files": 0, "servers": 0, "expired_files": 0,
+                        "tpc_paths": 0, "counter_groups": 0, "summary_series": 0, "text_truncated": 0}  # fmt: skip
+        self.over = False
+        self.budgets = {
+            "paths": Budget("paths", cfg.max_path_bytes, self),
+            "sessions": Budget("sessions", cfg.max_session_bytes, self),
+            "open_files": Budget("open_files", cfg.max_open_bytes, self),
+        }
 
     def fullest(self, table: str) -> ServerState | None:
         """The incarnation holding most entries of ``table`` (eviction of last resort)."""
@@ -160,4 +275,18 @@ class Tables:
             "f_awaiting_t": sum(len(s.f_closed) for s in servers),
             "expired_files": self.n_expired,
             "counter_groups": sum(len(s.groups) for s in servers),
+            "path_bytes": self.budgets["paths"].used,
+            "session_bytes": self.budgets["sessions"].used,
+            "open_file_bytes": self.budgets["open_files"].used,
         }
+
+    def bounds(self) -> dict[str, int]:
+        """Every table bound, in entries and in bytes (for ``report()`` readers and bench)."""
+        cfg = self.cfg
+        return {
+            "max_servers": cfg.max_servers, "max_open_files": cfg.max_open_files, "max_sessions": cfg.max_sessions,
+            "max_paths": cfg.max_paths, "max_expired_files": cfg.max_expired_files,
+            "max_counter_groups": cfg.max_counter_groups, "max_summary_series": cfg.max_summary_series,
+            "max_text_bytes": cfg.max_text_bytes, "max_path_bytes": cfg.max_path_bytes,
+            "max_session_bytes": cfg.max_session_bytes, "max_open_bytes": cfg.max_open_bytes,
+        }  # fmt: skip

@@ -9,7 +9,7 @@ counted once in the READV total and not again as single reads.
 from __future__ import annotations
 
 from collector import crosscheck
-from collector.records import Event
+from collector.records import Anomaly, AnomalyKind, Event
 from collector.state import ServerState, Tables, TraceFile
 from xrdsim.wire import TraceClose, TraceDisc, TraceIO, TraceMarker, TraceOpen, TracePacket, TraceReadv, TraceWindow
 
@@ -35,7 +35,7 @@ def feed_trace(tables: Tables, server: ServerState, pkt: TracePacket, t: float, 
         typ = type(e)
         if typ is TraceIO:
             server.t_io = True
-            tf = files.get(e.file_id) or _touch(tables, server, e.file_id, t_win, t)
+            tf = files.get(e.file_id) or _touch(tables, server, e.file_id, t_win, t, out)
             if tf.t_last != t and e.file_id in files:  # first news in this datagram: to the end of the TTL order
                 tf.t_last = t
                 del files[e.file_id]
@@ -48,7 +48,10 @@ def feed_trace(tables: Tables, server: ServerState, pkt: TracePacket, t: float, 
             t_win = float(e.next_start)
         elif typ is TraceReadv:
             server.t_io = True
-            tf = files.get(e.file_id) or _touch(tables, server, e.file_id, t_win, t)
+            tf = files.get(e.file_id) or _touch(tables, server, e.file_id, t_win, t, out)
+            if e.total < 0:  # a READV total is a 32-bit signed field: below 0 it is no size
+                out.append(Anomaly(AnomalyKind.UNKNOWN_PAYLOAD, server.key, f"t READV of file {e.file_id}: total {e.total} < 0, taken as 0", t, e.file_id))
+                e.total = 0
             tf.readv += e.total
             tf.readv_ops += 1
             tf.rsegs += e.nsegs
@@ -73,15 +76,26 @@ def _io(tf: TraceFile, length: int) -> None:
         tf.wr_ssq += float(n) * n
 
 
-def _touch(tables: Tables, server: ServerState, fid: int, t_win: float | None, t: float) -> TraceFile:
+def _touch(tables: Tables, server: ServerState, fid: int, t_win: float | None, t: float, out: list[Event]) -> TraceFile:
     """A t file first seen by an I/O entry (its OPEN was lost or came before we started).
-    A file whose t side is over gets a scratch entry that is not kept."""
+    A file whose t side is over gets a scratch entry that is not kept. Such entries count
+    against ``max_open_files`` like opened ones (I/O for never-opened files is unbounded)."""
     tf = TraceFile(fid, 0, None, t, -1)
     if crosscheck.is_done(server, fid):
         return tf
     server.t_files[fid] = tf
     tables.n_trace += 1
+    if tables.n_trace > tables.cfg.max_open_files:
+        _evict(tables, server, t, out)
     return tf
+
+
+def _evict(tables: Tables, server: ServerState, t: float, out: list[Event]) -> None:
+    """The oldest t file of ``server`` goes, or of the fullest incarnation when ``server``
+    holds only the one just added."""
+    victim = server if len(server.t_files) > 1 else tables.fullest("t_files")
+    if victim is not None and victim.t_files:
+        crosscheck.evict_oldest(tables, victim, t, out)
 
 
 def _open(tables: Tables, server: ServerState, e: TraceOpen, t_win: float | None, t: float, out: list[Event]) -> None:
@@ -97,13 +111,13 @@ def _open(tables: Tables, server: ServerState, e: TraceOpen, t_win: float | None
     server.t_files[fid] = TraceFile(fid, e.fsz, t_win, t, server.m_epoch)
     tables.n_trace += 1
     if tables.n_trace > tables.cfg.max_open_files:
-        crosscheck.evict_oldest(tables, server, t, out)
+        _evict(tables, server, t, out)
 
 
 def _close(tables: Tables, server: ServerState, e: TraceClose, t_win: float | None, t: float, out: list[Event]) -> None:
     if crosscheck.is_done(server, e.file_id):
         return  # the second CLOSE of a file whose t side is over
-    tf = server.t_files.get(e.file_id) or _touch(tables, server, e.file_id, t_win, t)
+    tf = server.t_files.get(e.file_id) or _touch(tables, server, e.file_id, t_win, t, out)
     tf.close_read, tf.close_write = e.read_bytes, e.write_bytes
     tf.close_precision = (1 << e.rshift, 1 << e.wshift)
     tf.closed = True

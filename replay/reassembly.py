@@ -2,11 +2,18 @@
 
 Fragments are keyed by (IP version, src, dst, id, protocol). A datagram still incomplete after
 ``timeout_s`` of capture time (Linux ``ipfrag_time``: 30 s), or pushed out when more than
-``max_pending`` are open, is dropped and counted. Knows nothing of UDP or TCP.
+``max_pending`` are open or their fragments hold more than ``max_bytes``, is dropped and
+counted; so is one whose fragments hold more than ``max_datagram_bytes`` (only overlapping
+fragments can: an IP datagram is at most 64 KiB). Knows nothing of UDP or TCP.
+
+Coverage is kept as it grows (the end of the gap-free run from offset 0, over offsets kept
+sorted), so each fragment costs its insertion, not a sort of all the others: a re-sort per
+fragment made many overlapping fragments quadratic (bench/flood.py).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -19,7 +26,33 @@ class _Pending:
     #: offset → (length the IP header claims, captured bytes: shorter when the snap length cut it)
     parts: dict[int, tuple[int, bytes]] = field(default_factory=dict)
     total: int = -1  # known once the last fragment (no MF) has arrived
-    claimed: int = 0
+    offsets: list[int] = field(default_factory=list)  # sorted keys of ``parts``
+    covered: int = 0  # fragments cover 0..covered without a gap (claimed lengths)
+    held: int = 0  # captured bytes held
+
+    def put(self, offset: int, length: int, data: bytes) -> None:
+        """Keep one fragment (a repeated offset replaces the earlier one) and extend the
+        covered run."""
+        old = self.parts.get(offset)
+        self.parts[offset] = (length, data)
+        self.held += len(data) - (len(old[1]) if old is not None else 0)
+        if old is None:
+            insort(self.offsets, offset)
+        elif length < old[0]:  # the run may shrink: count it again (rare)
+            self.covered = 0
+            self._extend(0, 0)
+            return
+        if offset <= self.covered:
+            start = bisect_right(self.offsets, self.covered)
+            self.covered = max(self.covered, offset + length)
+            self._extend(start, self.covered)
+
+    def _extend(self, i: int, pos: int) -> None:
+        offsets, parts = self.offsets, self.parts
+        while i < len(offsets) and offsets[i] <= pos:
+            pos = max(pos, offsets[i] + parts[offsets[i]][0])
+            i += 1
+        self.covered = max(self.covered, pos)
 
 
 class Reassembler:
@@ -34,9 +67,12 @@ class Reassembler:
     ``fragments_dropped`` (the fragments they held).
     """
 
-    def __init__(self, max_pending: int = 4096, timeout_s: float = 30.0) -> None:
+    def __init__(self, max_pending: int = 4096, timeout_s: float = 30.0, max_bytes: int = 64 << 20, max_datagram_bytes: int = 256 << 10) -> None:
         self.max_pending = max_pending
         self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
+        self.max_datagram_bytes = max_datagram_bytes
+        self.held = 0  # captured bytes of every pending fragment
         self.completed = 0
         self.incomplete = 0
         self.fragments_dropped = 0
@@ -56,17 +92,22 @@ class Reassembler:
             entry = self._pending[key] = _Pending(ts)
             if len(self._pending) > self.max_pending:
                 self._drop(next(iter(self._pending)))
-        if offset not in entry.parts:
-            entry.claimed += length
-        entry.parts[offset] = (length, data)
+        before = entry.held
+        entry.put(offset, length, data)
+        self.held += entry.held - before
         if not more:
             entry.total = offset + length
-        if entry.total < 0 or entry.claimed < entry.total:
+        if entry.held > self.max_datagram_bytes:
+            self._drop(key)
             return None
+        while self.held > self.max_bytes and len(self._pending) > 1:
+            oldest = next(iter(self._pending))
+            self._drop(oldest if oldest != key else list(self._pending)[1])
+        if entry.total < 0 or entry.covered < entry.total or entry.offsets[-1] > entry.covered:
+            return None  # a gap, or a fragment beyond a gap (as the full scan had it)
         whole = _assemble(entry)
-        if whole is None:
-            return None
         del self._pending[key]
+        self.held -= entry.held
         self.completed += 1
         return whole, entry.total
 
@@ -86,17 +127,16 @@ class Reassembler:
 
     def _drop(self, key: FragmentKey) -> None:
         entry = self._pending.pop(key)
+        self.held -= entry.held
         self.incomplete += 1
         self.fragments_dropped += len(entry.parts)
 
 
-def _assemble(entry: _Pending) -> bytes | None:
-    """The datagram's bytes when the fragments cover 0..total without a gap, else None.
-    Overlaps keep the earlier offset's bytes; a fragment cut by the capture ends the data."""
-    if not _covered(entry):
-        return None
+def _assemble(entry: _Pending) -> bytes:
+    """The datagram's bytes (its fragments cover 0..total without a gap). Overlaps keep
+    the earlier offset's bytes; a fragment cut by the capture ends the data."""
     chunks, pos = [], 0
-    for offset in sorted(entry.parts):
+    for offset in entry.offsets:
         length, data = entry.parts[offset]
         if offset + length <= pos:
             continue
@@ -105,13 +145,3 @@ def _assemble(entry: _Pending) -> bytes | None:
             break
         pos = offset + length
     return b"".join(chunks)
-
-
-def _covered(entry: _Pending) -> bool:
-    """Whether the claimed fragment lengths leave no gap from 0 to the datagram's end."""
-    pos = 0
-    for offset in sorted(entry.parts):
-        if offset > pos:
-            return False
-        pos = max(pos, offset + entry.parts[offset][0])
-    return pos >= entry.total

@@ -13,10 +13,14 @@ from collections.abc import Callable
 _DURATION = {"ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PREFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
-_NUMBER = r"[-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+# Every pattern is unambiguous (each character can be matched one way only), so a failing
+# match is linear: ``\d[\d_]*\.?\d*`` or two ``\s*`` around an optional part backtracked
+# quadratically (a 20,000-digit number took 11 s, bench/flood.py). Texts are stripped first.
+_NUMBER = r"[-+]?(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _PART = re.compile(rf"\s*({_NUMBER})\s*([a-zA-Z]*)")
-_SIZE = re.compile(rf"\s*({_NUMBER})\s*([kKMGTP]i?)?([bB]?)\s*$")
-_RATE = re.compile(rf"\s*({_NUMBER})\s*([kKMGTP]?)\s*(bps|[bB]/s|/s|/sec|/m|/min|/h|/d)?\s*$")
+_PLAIN = re.compile(rf"({_NUMBER})\s*([kKMGTP]?)")
+_SIZE = re.compile(rf"({_NUMBER})\s*([kKMGTP]i?)?([bB]?)")
+_RATE = re.compile(rf"({_NUMBER})\s*(?:([kKMGTP])\s*)?(bps|[bB]/s|/s|/sec|/m|/min|/h|/d)?")
 
 
 def _num(text: str) -> float:
@@ -32,7 +36,7 @@ def parse_number(text: str) -> float:
     s = text.strip()
     if s.endswith("%"):
         return _num(s[:-1]) / 100.0
-    m = re.fullmatch(rf"({_NUMBER})\s*([kKMGTP]?)", s)
+    m = _PLAIN.fullmatch(s)
     if not m:
         raise ValueError(f"expected a number like 42, 1e6, 2k or 0.5%, got {text!r}")
     return _num(m.group(1)) * _PREFIX[m.group(2)]
@@ -63,7 +67,7 @@ def parse_size(text: str) -> int:
     >>> parse_size("1.5 GiB"), parse_size("300kB")
     (1610612736, 300000)
     """
-    m = _SIZE.fullmatch(text)
+    m = _SIZE.fullmatch(text.strip())
     if not m or (m.group(3) == "b"):
         raise ValueError(f"expected a size like 300kB, 2GB or 1.5GiB, got {text!r}")
     prefix = m.group(2) or ""
@@ -81,10 +85,10 @@ def parse_rate(text: str, per_s: float = 1.0, bits: bool = False) -> float:
     >>> parse_rate("10Gbps", bits=True), parse_rate("1k/s"), parse_rate("600/h", per_s=3600)
     (10000000000.0, 1000.0, 600.0)
     """
-    m = _RATE.fullmatch(text)
+    m = _RATE.fullmatch(text.strip())
     if not m:
         raise ValueError(f"expected a rate like 10Gbps, 1k/s or 600/h, got {text!r}")
-    value = _num(m.group(1)) * _PREFIX[m.group(2)]
+    value = _num(m.group(1)) * _PREFIX[m.group(2) or ""]
     unit = m.group(3) or ""
     if unit in ("bps", "b/s", "B/s"):
         if not bits:

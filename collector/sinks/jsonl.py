@@ -50,12 +50,13 @@ def to_json_line(ev: Event) -> str:
 
 class JsonlSink:
     """Writes every event as one JSON line to ``target`` (a path, ``-`` for stdout, or an
-    open text file, which is left open)."""
+    open text file, which is left open); ``append`` keeps what the file holds (a resumed run)."""
 
-    def __init__(self, target: str | Path | IO[str]) -> None:
+    def __init__(self, target: str | Path | IO[str], append: bool = False) -> None:
         if isinstance(target, (str, Path)):
             self._own = str(target) != "-"
-            self._fh: IO[str] = open(target, "w", encoding="utf-8", errors="replace") if self._own else sys.stdout
+            mode = "a" if append else "w"
+            self._fh: IO[str] = open(target, mode, encoding="utf-8", errors="replace") if self._own else sys.stdout
         else:
             self._own, self._fh = False, target
         self.written = 0
