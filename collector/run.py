@@ -10,7 +10,7 @@ import contextlib
 import logging
 import signal
 import time
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from collector.core import Collector
 from collector.records import Event
@@ -45,6 +45,20 @@ class Fanout:
             sink.close()
 
 
+class SinkFailure(OSError):
+    """A sink could not write (disk full, output unwritable): the run stops cleanly instead
+    of losing records batch after batch."""
+
+
+def _write(sink: Sink, events: list[Event]) -> None:
+    if not events:
+        return
+    try:
+        sink.write(events)
+    except OSError as exc:
+        raise SinkFailure(exc.errno, f"{exc.strerror or exc} ({len(events)} events not written)") from None
+
+
 class Guard:
     """The loop boundary of STYLE §7.6: a bug while handling one datagram is counted
     (``internal_errors``) and logged once; ``strict`` re-raises it (tests)."""
@@ -63,14 +77,15 @@ class Guard:
             if self.internal_errors == 1:
                 log.exception("collector bug while handling a datagram from %s", src)
             return
-        if events:
-            self.sink.write(events)
+        _write(self.sink, events)
 
 
-def run_offline(items: Iterable[tuple[bytes, tuple[str, int], float]], collector: Collector, sink: Sink, tick: float = 1.0, strict: bool = False) -> CollectorReport:
+def run_offline(items: Iterable[tuple[bytes, tuple[str, int], float]], collector: Collector, sink: Sink, tick: float = 1.0,
+                strict: bool = False, keep_open: bool = False) -> CollectorReport:
     """Feed every (payload, src, t) in order, flushing every ``tick`` seconds of datagram
     time; at the end (or on KeyboardInterrupt / SIGTERM, e.g. a stdin stream) ``close`` at the
-    last time seen, so every open record is written. Returns the report."""
+    last time seen, so every open record is written — unless ``keep_open`` (the state is to
+    be checkpointed and resumed). Returns the report."""
     guard = Guard(collector, sink, strict)
     clock = _DatagramClock(tick)
     interrupted = False
@@ -78,15 +93,59 @@ def run_offline(items: Iterable[tuple[bytes, tuple[str, int], float]], collector
         try:
             for payload, src, t in items:
                 if clock.due(t):
-                    sink.write(collector.flush(t))
+                    _write(sink, collector.flush(t))
                 guard(payload, src, t)
         except KeyboardInterrupt:
             interrupted = True
-    sink.write(collector.flush(clock.t))
-    sink.write(collector.close(clock.t))
+    _finish(collector, sink, clock.t, keep_open)
     report = collector.report()
     report.io.update(internal_errors=guard.internal_errors, interrupted=interrupted)
     return report
+
+
+def _finish(collector: Collector, sink: Sink, t: float, keep_open: bool) -> None:
+    _write(sink, collector.flush(t))
+    if not keep_open:
+        _write(sink, collector.close(t))
+
+
+def run_consumer(source: Any, collector: Collector, sink: Sink, tick: float = 1.0, clock: Callable[[], float] = time.time,
+                 strict: bool = False, keep_open: bool = False) -> CollectorReport:
+    """Collect from a message-queue ``source`` (``collector.sources.AmqpSource``: items, and
+    None on idle) until it stops (SIGINT/SIGTERM stop it); every message is acknowledged
+    once what it produced was written. Time is the clock's (flush every ``tick`` s)."""
+    guard = Guard(collector, sink, strict)
+    handled = _stop_on_signals(source.stop)
+    next_flush = clock() + tick
+    try:
+        for item in source:
+            if item is not None:
+                guard(*item)
+            now = clock()
+            if now >= next_flush:
+                _write(sink, collector.flush(now))
+                next_flush = now + tick
+            if item is None or source.received % 256 == 0:
+                source.ack_handled()
+        _finish(collector, sink, clock(), keep_open)
+    finally:
+        source.close()
+        for sig, previous in handled:
+            signal.signal(sig, previous)
+    report = collector.report()
+    report.io.update(source.io(), internal_errors=guard.internal_errors)
+    return report
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> list[tuple[int, Any]]:
+    """SIGINT/SIGTERM call ``stop`` (main thread only); returns the previous handlers."""
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            handled.append((sig, signal.signal(sig, lambda signum, frame: stop())))
+        except ValueError:  # not the main thread
+            break
+    return handled
 
 
 class _DatagramClock:
@@ -132,9 +191,11 @@ async def run_live(
     tick: float = 1.0,
     clock: Callable[[], float] = time.time,
     strict: bool = False,
+    keep_open: bool = False,
 ) -> CollectorReport:
-    """Collect from ``source`` until ``stop`` is set or SIGINT/SIGTERM arrives; then every
-    open record is emitted (``collector_shutdown``) and written before returning."""
+    """Collect from ``source`` until ``stop`` is set or SIGINT/SIGTERM arrives; then the
+    datagrams already queued in the sockets are read, and every open record is emitted
+    (``collector_shutdown``) and written before returning — unless ``keep_open``."""
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     handled = _on_signals(loop, stop.set)
@@ -146,15 +207,17 @@ async def run_live(
                 await asyncio.wait_for(stop.wait(), tick)
             except asyncio.TimeoutError:
                 pass
-            sink.write(collector.flush(clock()))
+            _write(sink, collector.flush(clock()))
             if publish is not None:
                 publish(_with_io(collector.report(), source, guard))
+        drained = source.drain(guard, clock)  # what the kernel queued before the stop is no loss
     finally:
         io = source.io()
         source.close()
         for sig in handled:
             loop.remove_signal_handler(sig)
-    sink.write(collector.close(clock()))
+    io["drained_at_stop"] = drained
+    _finish(collector, sink, clock(), keep_open)
     report = collector.report()
     report.io.update(io, internal_errors=guard.internal_errors)
     if publish is not None:

@@ -69,6 +69,26 @@ def free_udp_port() -> int:
         return s.getsockname()[1]
 
 
+def catches(pid: int, sig: int) -> bool:
+    """Whether process ``pid`` has a handler for ``sig`` (the SigCgt mask of /proc/PID/status)."""
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) >> (sig - 1) & 1)
+    except OSError:
+        pass
+    return False
+
+
+def unread(pipe) -> int:
+    """Bytes written to ``pipe`` that its reader has not read yet."""
+    import fcntl
+    import struct
+    import termios
+
+    return struct.unpack("i", fcntl.ioctl(pipe.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
 def stop_and_read_one(proc: subprocess.Popen, sig: int, out, lfn: str) -> str:
     """Signal a running ``xrdsim collect``: it must exit 0 having written the one open file
     as ``collector_shutdown``. Returns its stdout."""
@@ -122,7 +142,10 @@ def test_cli_collect_stdin_shoveler_sigterm_flushes_open_records(tmp_path, emitt
         line = json.dumps({"remote": f"{em.ip}:{em.port}", "data": base64.b64encode(em.f([FileOpen(1, 0, False, 0, "/streamed")])).decode(), "t": 5.0})
         proc.stdin.write(line + "\n")
         proc.stdin.flush()
-        time.sleep(1.0)
+        deadline = time.time() + 60  # start-up may be slow under load: wait for the handler, not a fixed time
+        while time.time() < deadline and not (catches(proc.pid, signal.SIGTERM) and unread(proc.stdin) == 0):
+            time.sleep(0.05)
+        time.sleep(0.1)  # the line is read; its datagram is fed in the same step
     finally:
         stdout = stop_and_read_one(proc, signal.SIGTERM, out, "/streamed")
     assert "interrupted: True" in stdout
