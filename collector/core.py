@@ -24,6 +24,7 @@ from typing import Any, Callable
 from collector import streams
 from collector.bounds import enforce
 from collector.config import CollectorConfig
+from collector.maps import map_sid
 from collector.expiry import end_incarnation, expire_server
 from collector.records import Anomaly, AnomalyKind, Ended, Event, Malformed, TransferRecord
 from collector.report import CollectorReport, build_report, fold_rows, group_rows
@@ -100,8 +101,11 @@ class Collector:
         sender socket, e.g. a capture replayed from one socket); one without (u/d maps) goes
         where its socket's last server-id packet went."""
         sock = (src[0], src[1], pkt.stod)
-        sid = sid_of(pkt)
         server = self._sockets.get(sock)
+        if server is not None and sid_of is map_sid and server.sid_mark and server.sid_mark in pkt.text.partition("\n")[0]:
+            sid = server.sid  # the userid names the socket's server: no need to parse the number out
+        else:
+            sid = sid_of(pkt)
         if server is None or server.ended or (sid and sid != server.sid):  # not the socket's last server
             server = self.tables.servers.get((str(sid), pkt.stod)) if sid else None
             if server is None:
@@ -210,6 +214,7 @@ class Collector:
     def _start(self, identity: str, sid: int | None, sock: tuple[str, int, int], t: float, out: list[Event]) -> ServerState:
         server = ServerState(identity, sock[2], sock[0], t, self.tables)
         server.sid = sid or 0
+        server.sid_mark = f":{sid}@" if sid else ""  # how its userids name it (user.pid:sid@host)
         self.tables.servers[(identity, sock[2])] = server  # last in the order of news
         self._current[identity] = server
         if len(self.tables.servers) > self.config.max_servers:

@@ -47,32 +47,41 @@ class Budget:
 
 class SizedTable(OrderedDict):
     """An ``OrderedDict`` whose entries' sizes (``size_of(key, value)``, bytes) are summed in
-    ``budget``. A value changed in place is re-accounted with ``resized``."""
+    ``budget``. A value changed in place is re-accounted with ``resized``. Each entry's size
+    is computed once, when it is stored, and kept beside it (``_sizes``): removing an entry
+    costs a dict pop, not a second walk over its text (these tables sit on the f-stream's path)."""
 
     def __init__(self, budget: Budget | None = None, size_of=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__()
         self.budget, self.size_of = budget, size_of  # None while unpickling: the budget is restored as saved
+        self._sizes: dict = {}
 
     def __setitem__(self, key, value) -> None:  # type: ignore[no-untyped-def]
-        budget = self.budget
-        if budget is not None:
-            old = OrderedDict.get(self, key, _MISSING)
-            budget.add(self.size_of(key, value) - (0 if old is _MISSING else self.size_of(key, old)))
+        size_of = self.size_of
+        if size_of is not None:
+            sizes = self._sizes
+            new = size_of(key, value)
+            old = sizes.get(key, 0)
+            sizes[key] = new
+            if self.budget is not None:
+                self.budget.add(new - old)
         OrderedDict.__setitem__(self, key, value)
 
     def __delitem__(self, key) -> None:  # type: ignore[no-untyped-def]
-        value = OrderedDict.__getitem__(self, key)
         OrderedDict.__delitem__(self, key)
+        size = self._sizes.pop(key, 0)
         if self.budget is not None:
-            self.budget.add(-self.size_of(key, value))
+            self.budget.add(-size)
 
     def pop(self, key, default=_MISSING):  # type: ignore[no-untyped-def, override]
-        value = OrderedDict.get(self, key, _MISSING)
+        value = OrderedDict.pop(self, key, _MISSING)
         if value is _MISSING:
             if default is _MISSING:
                 raise KeyError(key)
             return default
-        del self[key]
+        size = self._sizes.pop(key, 0)
+        if self.budget is not None:
+            self.budget.add(-size)
         return value
 
     def popitem(self, last: bool = True):  # type: ignore[no-untyped-def, override]
@@ -83,17 +92,28 @@ class SizedTable(OrderedDict):
 
     def clear(self) -> None:
         if self.budget is not None:
-            size_of = self.size_of
-            self.budget.add(-sum(size_of(k, v) for k, v in self.items()))
+            self.budget.add(-sum(self._sizes.values()))
+        self._sizes.clear()
         OrderedDict.clear(self)
 
     def resized(self, key, value, before: int) -> None:  # type: ignore[no-untyped-def]
-        """``value``, held at ``key``, was changed in place; ``before`` was its size."""
-        if self.budget is not None and OrderedDict.get(self, key) is value:
-            self.budget.add(self.size_of(key, value) - before)
+        """``value``, held at ``key``, was changed in place (``before``: its size then)."""
+        if self.size_of is not None and OrderedDict.get(self, key) is value:
+            new = self.size_of(key, value)
+            old = self._sizes.get(key, before)
+            self._sizes[key] = new
+            if self.budget is not None:
+                self.budget.add(new - old)
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return (SizedTable, (), {"budget": self.budget, "size_of": self.size_of}, None, iter(list(self.items())))
+
+    def __setstate__(self, state: dict) -> None:
+        # pickle stores the items (without a size_of, so unaccounted) before this state:
+        # account their sizes now, the budget itself comes back as it was saved
+        self.__dict__.update(state)
+        if self.size_of is not None:
+            self._sizes = {k: self.size_of(k, v) for k, v in self.items()}
 
 
 #: Fixed bytes of one entry (dict slot, int key, the value's object and tuple, each str's
@@ -173,7 +193,7 @@ class ServerState:
     dictid map of that process life (spec §2.5: dictids restart with the process)."""
 
     __slots__ = (
-        "key", "identity", "sid", "stod", "ip", "site", "host", "port", "inst", "pgm", "ver",
+        "key", "identity", "sid", "sid_mark", "stod", "ip", "site", "host", "port", "inst", "pgm", "ver",
         "users", "uid_index", "paths", "open_files", "t_files", "t_held", "t_done",
         "f_closed", "f_seen", "f_digests", "t_first", "f_epoch", "groups", "last_seen", "ended",
         "disc", "tpc_paths", "sockets", "t_seen", "t_io", "m_epoch", "orphans", "expired",
@@ -183,6 +203,7 @@ class ServerState:
         self.key = f"{identity}#{stod}"
         self.identity, self.stod, self.ip = identity, stod, ip
         self.sid = 0  # the 48-bit server id, 0 for a server known by its sender address
+        self.sid_mark = ""  # ":<sid>@", as the userids of its map records carry it
         self.site = self.host = self.inst = self.pgm = self.ver = ""
         self.port = 0
         b = tables.budgets if tables is not None else {}
