@@ -50,8 +50,8 @@ def f_closed(tables: Tables, server: ServerState, record: TransferRecord, t: flo
     tf = server.t_files.get(fid) if server.t_seen else None
     if tf is not None and tf.closed:
         if _over(server, tf, _f_totals(record)):
-            out.append(_with_t(record, server, tf) if server.t_io else record)
-            _compare(tables, server, tf, record, t, out, revise=False)
+            out.append(_with_t(record, tf) if server.t_io else record)
+            _compare(server, tf, record, t, out, revise=False)
             _finish(tables, server, fid, False)
             return
         server.t_held[fid] = t + tables.cfg.session_grace  # the rest of its I/O entries may follow
@@ -70,7 +70,7 @@ def t_closed(tables: Tables, server: ServerState, tf: TraceFile, t: float, out: 
         if record is None:
             return  # the f CLOSE finds it (or the t-only hold below is over)
         if _over(server, tf, _f_totals(record)):
-            _compare(tables, server, tf, record, t, out, revise=True)
+            _compare(server, tf, record, t, out, revise=True)
             _finish(tables, server, fid, False)
         else:
             server.t_held[fid] = t + tables.cfg.session_grace
@@ -99,27 +99,32 @@ def _f_totals(record: TransferRecord) -> tuple[int, int]:
     return record.read_bytes, record.write_bytes
 
 
-def _with_t(record: TransferRecord, server: ServerState, tf: TraceFile, revise: bool = False) -> TransferRecord:
+def _close_agrees(tf: TraceFile, read: int, write: int) -> tuple[bool, bool]:
+    """Whether (read, write) fall within the shift precision of the t CLOSE totals (spec §5.2)."""
+    step_r, step_w = tf.close_precision
+    return tf.close_read <= read < tf.close_read + step_r, tf.close_write <= write < tf.close_write + step_w  # type: ignore[operator]
+
+
+def _with_t(record: TransferRecord, tf: TraceFile, revise: bool = False) -> TransferRecord:
     read, write = tf.io_totals()
     return dataclasses.replace(record, t_read_bytes=read, t_write_bytes=write, revision=record.revision + revise)
 
 
-def _compare(tables: Tables, server: ServerState, tf: TraceFile, record: TransferRecord, t: float, out: list[Event], revise: bool) -> None:
+def _compare(server: ServerState, tf: TraceFile, record: TransferRecord, t: float, out: list[Event], revise: bool) -> None:
     """The t side of an f-recorded file is over: anomalies where they disagree; with
     ``revise``, a disagreeing I/O sum re-emits the record with the t figures."""
     read, write = _f_totals(record)
     fid, name = tf.file_id, record.file_lfn or str(tf.file_id)
-    if tf.close_read is not None and tf.close_write is not None:
+    if tf.close_read is not None and tf.close_write is not None and not all(_close_agrees(tf, read, write)):
         step_r, step_w = tf.close_precision
-        if not (tf.close_read <= read < tf.close_read + step_r and tf.close_write <= write < tf.close_write + step_w):
-            detail = f"{name}: f read {read} write {write}; t read {tf.close_read}(+{step_r}) write {tf.close_write}(+{step_w})"
-            out.append(Anomaly(AnomalyKind.STREAM_MISMATCH, server.key, detail, t, fid))
-    if server.t_io and tf.io_totals() != (read, write):
-        io_r, io_w = tf.io_totals()
+        detail = f"{name}: f read {read} write {write}; t read {tf.close_read}(+{step_r}) write {tf.close_write}(+{step_w})"
+        out.append(Anomaly(AnomalyKind.STREAM_MISMATCH, server.key, detail, t, fid))
+    io_r, io_w = tf.io_totals()
+    if server.t_io and (io_r, io_w) != (read, write):
         detail = f"{name}: f CLOSE read {read} write {write}; t I/O entries read {io_r} write {io_w}"
         out.append(Anomaly(AnomalyKind.IO_MISMATCH, server.key, detail, t, fid))
         if revise:
-            out.append(_with_t(record, server, tf, revise=True))
+            out.append(_with_t(record, tf, revise=True))
 
 
 def _finish(tables: Tables, server: ServerState, fid: int, recorded_from_t: bool) -> None:
@@ -150,8 +155,7 @@ def trace_record(server: ServerState, tf: TraceFile, ended: Ended, t: float) -> 
     name = path[0] if path is not None and path[0] else str(tf.file_id)
     if tf.close_read is not None and tf.close_write is not None:
         step_r, step_w = tf.close_precision
-        read_ok = tf.close_read <= read + readv < tf.close_read + step_r
-        write_ok = tf.close_write <= write < tf.close_write + step_w
+        read_ok, write_ok = _close_agrees(tf, read + readv, write)
         if server.t_io and not (read_ok and write_ok):
             detail = f"{name}: t CLOSE read {tf.close_read}(+{step_r}) write {tf.close_write}(+{step_w}); I/O entries read {read + readv} write {write}"
             out.append(Anomaly(AnomalyKind.IO_MISMATCH, server.key, detail, t, tf.file_id))
@@ -176,13 +180,11 @@ def expire(tables: Tables, server: ServerState, now: float, out: list[Event]) ->
             tf = server.t_files.get(fid)
             record = server.f_closed.get(fid)
             if tf is not None and record is not None:
-                _compare(tables, server, tf, record, now, out, revise=True)
+                _compare(server, tf, record, now, out, revise=True)
                 _finish(tables, server, fid, False)
             elif tf is not None and not server.f_seen:
                 _t_record(tables, server, tf, Ended.CLOSE, now, out)
-            elif tf is None or not tf.closed:
-                server.t_held.pop(fid, None)
-            else:  # f-stream seen, its CLOSE not yet: the f CLOSE compares when it comes
+            else:  # gone, or an f-stream without this file's CLOSE yet: that CLOSE compares when it comes
                 server.t_held.pop(fid, None)
     horizon = now - tables.cfg.open_ttl
     while server.t_files:
@@ -212,7 +214,7 @@ def flush_all(tables: Tables, server: ServerState, ended: Ended, now: float, out
     for fid, tf in list(server.t_files.items()):
         record = server.f_closed.get(fid)
         if record is not None and tf.closed:
-            _compare(tables, server, tf, record, now, out, revise=True)
+            _compare(server, tf, record, now, out, revise=True)
             _finish(tables, server, fid, False)
         elif not server.f_seen:
             _t_record(tables, server, tf, Ended.CLOSE if tf.closed else ended, now, out)
