@@ -35,6 +35,12 @@ def unique_id(rec: TransferRecord) -> str:
     return str(uuid.uuid5(ID_NAMESPACE, rec.record_id or f"{rec.server_key}/{rec.file_dictid}/{rec.start_time}"))
 
 
+def _span(rec: TransferRecord) -> tuple[float, float]:
+    """(start, end) of a record, a missing end taken as its emission and a missing start as its end."""
+    end = rec.end_time if rec.end_time is not None else rec.t_emitted
+    return (rec.start_time if rec.start_time is not None else end), end
+
+
 def _ms(t: float | None) -> int:
     return int(round(t * 1000)) if t is not None else 0
 
@@ -51,8 +57,7 @@ def _domain(host: str) -> str:
 def osg_raw(rec: TransferRecord) -> dict[str, Any]:
     """The OSG collector's raw record (its ``xrd.detailed`` exchange)."""
     read_ops, readv_ops, write_ops = rec.read_ops or 0, rec.readv_ops or 0, rec.write_ops or 0
-    end = rec.end_time if rec.end_time is not None else rec.t_emitted
-    start = rec.start_time if rec.start_time is not None else end
+    start, end = _span(rec)
     out: dict[str, Any] = {
         "timestamp": _ms(end),
         "start_time": _ms(start),
@@ -106,8 +111,7 @@ def osg_raw(rec: TransferRecord) -> dict[str, Any]:
 
 def wlcg(rec: TransferRecord) -> dict[str, Any]:
     """The WLCG record (the OSG collector's ``xrd.wlcg_format`` exchange, read by MONIT)."""
-    end = rec.end_time if rec.end_time is not None else rec.t_emitted
-    start = rec.start_time if rec.start_time is not None else end
+    start, end = _span(rec)
     rid = unique_id(rec)
     operation = "read" if rec.read_bytes else "write" if rec.write_bytes else "unknown"
     return {

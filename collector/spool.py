@@ -101,13 +101,15 @@ class Spool:
         return max(Position(seg, off), first)
 
     def _count_from(self, pos: Position) -> int:
-        total = 0
-        for seg in self._segments:
-            if seg.number > pos.segment:
-                total += seg.count
-            elif seg.number == pos.segment:
-                total += sum(1 for _ in self._iter_segment(seg.number, pos.offset))
-        return total
+        return sum(self._unsent(seg, pos) for seg in self._segments)
+
+    def _unsent(self, seg: _Segment, pos: Position) -> int:
+        """Messages of ``seg`` at or after ``pos``."""
+        if seg.number > pos.segment:
+            return seg.count
+        if seg.number == pos.segment:
+            return sum(1 for _ in self._iter_segment(seg.number, pos.offset))
+        return 0
 
     def _data(self, number: int) -> bytes:
         """A segment's bytes, read once and then only its new tail (the reader's cache)."""
@@ -185,8 +187,7 @@ class Spool:
 
     def _evict_oldest(self) -> None:
         seg = self._segments.pop(0)
-        unsent = seg.count if self.cursor.segment < seg.number else (
-            sum(1 for _ in self._iter_segment(seg.number, self.cursor.offset)) if self.cursor.segment == seg.number else 0)  # fmt: skip
+        unsent = self._unsent(seg, self.cursor)
         self.evicted += unsent
         self.pending -= unsent
         self._path(seg.number).unlink(missing_ok=True)
