@@ -19,7 +19,10 @@ from collector.state import OpenFile, ServerState, Tables
 def _victim(tables: Tables, server: ServerState, table: str) -> ServerState | None:
     if len(getattr(server, table)) > 1:
         return server
-    return tables.fullest(table)
+    victim = tables.fullest(table)
+    if victim is not None:
+        tables.touched[victim] = None  # a new front of its table may be due sooner (collector.expiry)
+    return victim
 
 
 def evict_open(tables: Tables, server: ServerState, t: float, out: list[Event]) -> None:

@@ -25,7 +25,7 @@ from collector import streams
 from collector.bounds import enforce
 from collector.config import CollectorConfig
 from collector.maps import map_sid
-from collector.expiry import end_incarnation, expire_server
+from collector.expiry import end_incarnation, flush_due
 from collector.records import Anomaly, AnomalyKind, Ended, Event, Malformed, TransferRecord
 from collector.report import CollectorReport, build_report, fold_rows, group_rows
 from collector.sequence import DUPLICATE, GAP, GroupStats, SeqGroup
@@ -115,8 +115,11 @@ class Collector:
             else:
                 self._bind(sock, server)
         server.last_seen = t
+        tables = self.tables
+        tables.touched[server] = None  # its due time may come forward (collector.expiry)
         if server is not self._last:  # least recently seen first: O(1) eviction
-            self.tables.servers.move_to_end((server.identity, server.stod))
+            tables.servers.move_to_end((server.identity, server.stod))
+            server.news = tables.next_serial()
             self._last = server
         if sock not in server.sockets:  # past _MAX_SOCKETS senders share one group
             src = ("*", 0)
@@ -216,6 +219,7 @@ class Collector:
         server.sid = sid or 0
         server.sid_mark = f":{sid}@" if sid else ""  # how its userids name it (user.pid:sid@host)
         self.tables.servers[(identity, sock[2])] = server  # last in the order of news
+        server.news = self.tables.next_serial()
         self._current[identity] = server
         if len(self.tables.servers) > self.config.max_servers:
             victim = next(iter(self.tables.servers.values()))  # least recently seen, never ``server``
@@ -249,6 +253,7 @@ class Collector:
             group = streams.group_of_payload(payload)
             grp = self._group(server, src, group)
             grp.accept_malformed(payload[1], hash(payload), t)
+            self.tables.touched[server] = None
         else:
             grp = self.loose.get(src) or self._loose(src)
             grp.malformed += 1
@@ -276,14 +281,10 @@ class Collector:
 
     def flush(self, now: float) -> list[Event]:
         """Apply every time-driven policy at ``now``: open-file TTL, DISC grace, held
-        t-stream records, reorder-window expiry, idle sessions and servers."""
+        t-stream records, reorder-window expiry, idle sessions and servers — to the
+        incarnations due by then only (``collector.expiry``: a heap of deadlines)."""
         out: list[Event] = []
-        idle = now - self.config.server_ttl
-        for server in list(self.tables.servers.values()):
-            if server.last_seen <= idle:
-                self._end(server, Ended.TIMEOUT, now, out)
-            else:
-                expire_server(self.tables, server, now, out)
+        flush_due(self.tables, now, lambda server: self._end(server, Ended.TIMEOUT, now, out), out)
         if out:
             self._count(out)
         return out

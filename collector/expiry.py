@@ -2,15 +2,98 @@
 held t-stream records, idle sessions (by idleness, not age) and servers, and the end of an
 incarnation (restart, eviction, shutdown) with a record for every file still open. Never
 reads a clock.
+
+A flush does not walk every incarnation: each has a due time (``next_deadline``, the
+earliest moment one of its policies can fire) in a heap, and only those due are expired.
+An incarnation changed since the last flush (``Tables.touched``: a datagram of its own, an
+eviction from its tables) has its due time recomputed first, because a change can bring it
+forward. Due times are taken a millisecond early, so the rounding of ``t + ttl`` against
+``now - ttl`` can only wake an incarnation for nothing, never late.
 """
 
 from __future__ import annotations
+
+import heapq
+from typing import Callable
 
 from collector import crosscheck
 from collector.bounds import drop_session, remember_expired
 from collector.build import from_open
 from collector.records import Ended, Event
-from collector.state import ServerState, Tables
+from collector.state import ServerState, Tables, max_deadlines
+
+_EARLY = 1e-3  # seconds: far above the rounding of a Unix time, far below any policy
+_NEVER = float("inf")
+
+
+def next_deadline(tables: Tables, server: ServerState) -> float:
+    """The earliest time at which ``expire_server`` (or the idle end) could change
+    ``server``: each ordered table's front (the only entry its expiry looks at first), every
+    held t-stream wait, every counter group's oldest pending gap."""
+    cfg = tables.cfg
+    due = server.last_seen + cfg.server_ttl
+    if server.open_files:
+        due = min(due, next(iter(server.open_files.values())).t_last + cfg.open_ttl)
+    if server.disc:
+        due = min(due, next(iter(server.disc.values())))
+    if server.t_held:
+        due = min(due, min(server.t_held.values()))
+    if server.t_files:
+        due = min(due, next(iter(server.t_files.values())).t_last + cfg.open_ttl)
+    if server.users:
+        due = min(due, next(iter(server.users.values())).t_seen + cfg.session_ttl)
+    for grp in server.groups.values():
+        if grp.pending:
+            t_dead, n_dead = next(iter(grp.pending.values()))
+            due = min(due, t_dead if grp.serial < n_dead else -_NEVER)
+    return due - _EARLY
+
+
+def schedule(tables: Tables, server: ServerState) -> None:
+    """(Re)compute ``server``'s due time and keep the heap's entry of it current."""
+    due = next_deadline(tables, server)
+    if due == server.due:
+        return
+    server.due = due
+    heap = tables.deadlines
+    heapq.heappush(heap, (due, tables.next_serial(), server))
+    if len(heap) > max_deadlines(len(tables.servers)):  # superseded entries: keep the live ones only
+        heap[:] = [(s.due, tables.next_serial(), s) for s in tables.servers.values() if s.due < _NEVER]
+        heapq.heapify(heap)
+
+
+def due_servers(tables: Tables, now: float) -> list[ServerState]:
+    """The incarnations due at ``now``, in the order of ``Tables.servers`` (least recently
+    seen first, as a walk of every one would meet them); their heap entries are taken."""
+    for server in tables.touched:
+        if not server.ended:
+            schedule(tables, server)
+    tables.touched.clear()
+    heap = tables.deadlines
+    due = []
+    while heap and heap[0][0] <= now:
+        t_due, _, server = heapq.heappop(heap)
+        if t_due == server.due and not server.ended:
+            server.due = _NEVER  # no live entry until it is scheduled again
+            due.append(server)
+    due.sort(key=_news)
+    return due
+
+
+def _news(server: ServerState) -> int:
+    return server.news
+
+
+def flush_due(tables: Tables, now: float, end: Callable[[ServerState], None], out: list[Event]) -> None:
+    """Apply every time-driven policy due at ``now``: an incarnation idle for ``server_ttl``
+    is ended (``end``), every other due one expired and scheduled again."""
+    idle = now - tables.cfg.server_ttl
+    for server in due_servers(tables, now):
+        if server.last_seen <= idle:
+            end(server)
+        else:
+            expire_server(tables, server, now, out)
+            schedule(tables, server)
 
 
 def expire_server(tables: Tables, server: ServerState, now: float, out: list[Event]) -> None:

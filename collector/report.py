@@ -108,3 +108,42 @@ def build_report(c: Collector) -> CollectorReport:
         c.datagrams, c.stale, events, by_ended, rows, tables,
         dict(c.tables.evicted), c.summary.totals(),
     )  # fmt: skip
+
+
+#: ``io`` figures of a worker that are properties of the shared port, not counts to add.
+_IO_SHARED = frozenset({"udp_sockets", "rcvbuf_requested", "rcvbuf_granted", "kernel_drops_from"})
+
+
+def merge_reports(reports: list[CollectorReport]) -> CollectorReport:
+    """One report of several collectors that shared the input (``collector.workers``):
+    counts summed, counter-group rows and summary series side by side. In ``io``, a count
+    is summed (None where no worker had it), a property of the shared port is kept once
+    (the smallest buffer granted)."""
+    events: dict[str, int] = {}
+    by_ended: dict[str, int] = {}
+    tables: dict[str, int] = {}
+    evicted: dict[str, int] = {}
+    io: dict[str, Any] = {}
+    rows: list[GroupStats] = []
+    summary: list[dict[str, Any]] = []
+    for rep in reports:
+        for into, part in ((events, rep.events), (by_ended, rep.records_by_ended), (tables, rep.tables), (evicted, rep.evicted)):
+            for key, value in part.items():
+                into[key] = into.get(key, 0) + value
+        rows.extend(rep.groups)
+        summary.extend(rep.summary)
+        for key, value in rep.io.items():
+            io[key] = _merge_io(key, io.get(key), value) if key in io else value
+    return CollectorReport(sum(r.datagrams for r in reports), sum(r.stale for r in reports), events, by_ended, rows, tables, evicted, summary, io)
+
+
+def _merge_io(key: str, old: Any, new: Any) -> Any:
+    if key == "rcvbuf_granted":
+        return min(old, new)
+    if isinstance(old, bool) or isinstance(new, bool):
+        return bool(old or new)
+    if key not in _IO_SHARED and isinstance(old, (int, float)) and isinstance(new, (int, float)):
+        return old + new
+    if old is None or old == new:
+        return new
+    return old if new is None else f"{old} {new}"  # text that differs between workers: both

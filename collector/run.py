@@ -50,7 +50,8 @@ class SinkFailure(OSError):
     of losing records batch after batch."""
 
 
-def _write(sink: Sink, events: list[Event]) -> None:
+def write_events(sink: Sink, events: list[Event]) -> None:
+    """Write ``events`` (if any) to ``sink``; an ``OSError`` of the sink is a ``SinkFailure``."""
     if not events:
         return
     try:
@@ -77,7 +78,7 @@ class Guard:
             if self.internal_errors == 1:
                 log.exception("collector bug while handling a datagram from %s", src)
             return
-        _write(self.sink, events)
+        write_events(self.sink, events)
 
 
 def run_offline(items: Iterable[tuple[bytes, tuple[str, int], float]], collector: Collector, sink: Sink, tick: float = 1.0,
@@ -93,7 +94,7 @@ def run_offline(items: Iterable[tuple[bytes, tuple[str, int], float]], collector
         try:
             for payload, src, t in items:
                 if clock.due(t):
-                    _write(sink, collector.flush(t))
+                    write_events(sink, collector.flush(t))
                 guard(payload, src, t)
         except KeyboardInterrupt:
             interrupted = True
@@ -104,9 +105,9 @@ def run_offline(items: Iterable[tuple[bytes, tuple[str, int], float]], collector
 
 
 def _finish(collector: Collector, sink: Sink, t: float, keep_open: bool) -> None:
-    _write(sink, collector.flush(t))
+    write_events(sink, collector.flush(t))
     if not keep_open:
-        _write(sink, collector.close(t))
+        write_events(sink, collector.close(t))
 
 
 def run_consumer(source: Any, collector: Collector, sink: Sink, tick: float = 1.0, clock: Callable[[], float] = time.time,
@@ -123,7 +124,7 @@ def run_consumer(source: Any, collector: Collector, sink: Sink, tick: float = 1.
                 guard(*item)
             now = clock()
             if now >= next_flush:
-                _write(sink, collector.flush(now))
+                write_events(sink, collector.flush(now))
                 next_flush = now + tick
             if item is None or source.received % 256 == 0:
                 source.ack_handled()
@@ -207,7 +208,7 @@ async def run_live(
                 await asyncio.wait_for(stop.wait(), tick)
             except asyncio.TimeoutError:
                 pass
-            _write(sink, collector.flush(clock()))
+            write_events(sink, collector.flush(clock()))
             if publish is not None:
                 publish(_with_io(collector.report(), source, guard))
         drained = source.drain(guard, clock)  # what the kernel queued before the stop is no loss

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 
 from collections import OrderedDict
+from operator import attrgetter
 
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 
 _MISSING = object()
+_od_setitem, _od_pop = OrderedDict.__setitem__, OrderedDict.pop
 _str_size = len  # text bytes (ASCII in practice); the object overhead is in ENTRY_BYTES
 
 
@@ -56,6 +58,7 @@ class SizedTable(OrderedDict):
         self.budget, self.size_of = budget, size_of  # None while unpickling: the budget is restored as saved
         self._sizes: dict = {}
 
+    # The budget's ``add`` is inlined below: these run several times per f record.
     def __setitem__(self, key, value) -> None:  # type: ignore[no-untyped-def]
         size_of = self.size_of
         if size_of is not None:
@@ -63,25 +66,29 @@ class SizedTable(OrderedDict):
             new = size_of(key, value)
             old = sizes.get(key, 0)
             sizes[key] = new
-            if self.budget is not None:
-                self.budget.add(new - old)
-        OrderedDict.__setitem__(self, key, value)
+            budget = self.budget
+            if budget is not None:
+                budget.used += new - old
+                if budget.used > budget.limit and budget.alarm is not None:
+                    budget.alarm.over = True
+        _od_setitem(self, key, value)
 
     def __delitem__(self, key) -> None:  # type: ignore[no-untyped-def]
-        OrderedDict.__delitem__(self, key)
-        size = self._sizes.pop(key, 0)
-        if self.budget is not None:
-            self.budget.add(-size)
+        self.pop(key)  # KeyError when absent, as ``del`` raises it
 
     def pop(self, key, default=_MISSING):  # type: ignore[no-untyped-def, override]
-        value = OrderedDict.pop(self, key, _MISSING)
+        value = _od_pop(self, key, _MISSING)
         if value is _MISSING:
             if default is _MISSING:
                 raise KeyError(key)
             return default
-        size = self._sizes.pop(key, 0)
-        if self.budget is not None:
-            self.budget.add(-size)
+        budget = self.budget
+        if budget is not None:
+            budget.used -= self._sizes.pop(key, 0)
+            if budget.used > budget.limit and budget.alarm is not None:  # as ``Budget.add`` does
+                budget.alarm.over = True
+        else:
+            self._sizes.pop(key, None)
         return value
 
     def popitem(self, last: bool = True):  # type: ignore[no-untyped-def, override]
@@ -141,9 +148,12 @@ _USER_TEXT = ("userid_text", "user", "user_dn", "vo", "role", "client_host", "cl
               "app_info", "auth_protocol", "token_subject", "experiment", "activity")  # fmt: skip
 
 
+_user_text = attrgetter(*_USER_TEXT)
+
+
 def user_size(key: object, user: UserInfo) -> int:
     """Bytes of a session: its text fields (files are bounded by ``max_open_files``)."""
-    return USER_BYTES + sum(_str_size(getattr(user, name)) for name in _USER_TEXT)
+    return USER_BYTES + sum(map(_str_size, _user_text(user)))
 
 
 class OpenFile:
@@ -196,7 +206,7 @@ class ServerState:
         "key", "identity", "sid", "sid_mark", "stod", "ip", "site", "host", "port", "inst", "pgm", "ver",
         "users", "uid_index", "paths", "open_files", "t_files", "t_held", "t_done",
         "f_closed", "f_seen", "f_digests", "t_first", "f_epoch", "groups", "last_seen", "ended",
-        "disc", "tpc_paths", "sockets", "t_seen", "t_io", "m_epoch", "orphans", "expired",
+        "disc", "tpc_paths", "sockets", "t_seen", "t_io", "m_epoch", "orphans", "expired", "due", "news",
     )  # fmt: skip
 
     def __init__(self, identity: str, stod: int, ip: str, t: float, tables: Tables | None = None) -> None:
@@ -230,6 +240,8 @@ class ServerState:
         self.disc: OrderedDict[int, float] = OrderedDict()  # user dictid -> when its DISC grace ends
         self.tpc_paths: OrderedDict[str, None] = SizedTable(b.get("paths"), key_size)  # paths the TPC g-stream reported (bounded)
         self.sockets: set[tuple[str, int, int]] = set()  # (ip, port, stod) routed here
+        self.due = float("inf")  # when the expiry must look at it next (``expiry.next_deadline``)
+        self.news = 0  # its place in ``Tables.servers`` (a serial bumped at each move to the end)
 
     def user_for(self, user_dictid: int, file_id: int) -> UserInfo | None:
         """The session of a file: its OPEN's user dictid, else the ``d`` record's userid."""
@@ -254,16 +266,28 @@ class ServerState:
         return grp
 
 
+def max_deadlines(max_servers: int) -> int:
+    """Bound of the expiry heap: one live entry per incarnation, as many superseded."""
+    return 2 * max_servers + 64
+
+
 class Tables:
     """The collector-wide view of bounded state: every incarnation (ordered by last news),
     the table totals the ``max_*`` bounds apply to, and the byte budgets of the tables that
     hold text (``over`` once one is exceeded, until ``bounds.enforce`` brought it back)."""
 
-    __slots__ = ("cfg", "servers", "n_open", "n_sessions", "n_paths", "n_trace", "n_expired", "evicted", "budgets", "over")
+    __slots__ = ("cfg", "servers", "n_open", "n_sessions", "n_paths", "n_trace", "n_expired", "evicted", "budgets", "over",
+                 "deadlines", "touched", "serial")  # fmt: skip
 
     def __init__(self, cfg: CollectorConfig) -> None:
         self.cfg = cfg
         self.servers: OrderedDict[tuple[str, int], ServerState] = OrderedDict()
+        # The expiry's schedule (``collector.expiry``): a heap of (due, serial, server), one
+        # live entry per incarnation plus superseded ones (rebuilt past twice the servers),
+        # and the incarnations changed since the last flush, whose due time is recomputed.
+        self.deadlines: list[tuple[float, int, ServerState]] = []
+        self.touched: dict[ServerState, None] = {}
+        self.serial = 0
         self.n_open = self.n_sessions = self.n_paths = self.n_trace = self.n_expired = 0
         self.evicted = {"open_files": 0, "sessions": 0, "paths": 0, "trace_files": 0, "servers": 0, "expired_files": 0,
                         "tpc_paths": 0, "counter_groups": 0, "summary_series": 0, "text_truncated": 0}  # fmt: skip
@@ -273,6 +297,11 @@ class Tables:
             "sessions": Budget("sessions", cfg.max_session_bytes, self),
             "open_files": Budget("open_files", cfg.max_open_bytes, self),
         }
+
+    def next_serial(self) -> int:
+        """A number larger than every one handed out before (orders news and heap entries)."""
+        self.serial += 1
+        return self.serial
 
     def fullest(self, table: str) -> ServerState | None:
         """The incarnation holding most entries of ``table`` (eviction of last resort)."""
@@ -296,6 +325,7 @@ class Tables:
             "f_awaiting_t": sum(len(s.f_closed) for s in servers),
             "expired_files": self.n_expired,
             "counter_groups": sum(len(s.groups) for s in servers),
+            "deadlines": len(self.deadlines),
             "path_bytes": self.budgets["paths"].used,
             "session_bytes": self.budgets["sessions"].used,
             "open_file_bytes": self.budgets["open_files"].used,
@@ -310,4 +340,5 @@ class Tables:
             "max_counter_groups": cfg.max_counter_groups, "max_summary_series": cfg.max_summary_series,
             "max_text_bytes": cfg.max_text_bytes, "max_path_bytes": cfg.max_path_bytes,
             "max_session_bytes": cfg.max_session_bytes, "max_open_bytes": cfg.max_open_bytes,
+            "max_deadlines": max_deadlines(cfg.max_servers),
         }  # fmt: skip

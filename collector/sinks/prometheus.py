@@ -260,9 +260,11 @@ class MetricsServer:
         """Count data metrics from records."""
         self.data.write(events)
 
-    def publish(self, report: CollectorReport) -> None:
-        """Render and serve ``report`` (call it from the collector's thread)."""
-        held = held_hosts(self.collector) if self.collector is not None else None
+    def publish(self, report: CollectorReport, held: Mapping[str, str] | None = None) -> None:
+        """Render and serve ``report`` (call it from the collector's thread); ``held``: the
+        hosts of the servers held now, when they are not ``collector``'s (several workers)."""
+        if held is None and self.collector is not None:
+            held = held_hosts(self.collector)
         self._text = render_metrics(report, self.data, held).encode()
         self._published = time.time()
 

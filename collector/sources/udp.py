@@ -21,18 +21,20 @@ class UdpSource:
     """Sockets bound to ``addresses`` (``(host, port)``, port 0 for any) that hand each
     datagram to a callback once ``attach``-ed to an event loop."""
 
-    def __init__(self, addresses: list[tuple[str, int]], rcvbuf: int = 16 << 20) -> None:
+    def __init__(self, addresses: list[tuple[str, int]], rcvbuf: int = 16 << 20, reuse_port: bool = False) -> None:
         self.requested = rcvbuf
-        self.sockets: list[socket.socket] = [self._bind(host, port, rcvbuf) for host, port in addresses]
+        self.sockets: list[socket.socket] = [self._bind(host, port, rcvbuf, reuse_port) for host, port in addresses]
         self.granted = [s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) for s in self.sockets]
         self._ovfl: dict[int, int] = {}
         self._has_ovfl = all(self._enable_ovfl(s) for s in self.sockets)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @staticmethod
-    def _bind(host: str, port: int, rcvbuf: int) -> socket.socket:
+    def _bind(host: str, port: int, rcvbuf: int, reuse_port: bool = False) -> socket.socket:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
+        if reuse_port:  # one of several processes on this port: the kernel hashes each sender to one of them
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         if hasattr(socket, "SO_RCVBUFFORCE"):  # as root the cap of net.core.rmem_max does not apply
             try:

@@ -61,6 +61,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, action="append", metavar="PORT", help="with --pcap: only datagrams to this UDP port")
     p.add_argument("--report", metavar="FILE", help="also write the final report as JSON")
     p.add_argument("--duration", type=float, metavar="S", help="live: stop after S seconds")
+    p.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="live: N collector processes on the --listen ports (SO_REUSEPORT; each sender socket goes to one), "
+                        "one merged output and report (default 1)")
     p.add_argument("--open-ttl", type=float, metavar="S", help="emit files without news for S seconds (ended=timeout)")
     p.add_argument("--reorder-count", type=int, metavar="N", help="later datagrams before a pseq gap is lost")
     p.add_argument("--reorder-seconds", type=float, metavar="S", help="seconds before a pseq gap is lost")
@@ -109,18 +112,27 @@ def run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     _check_inputs(args)
-    collector = _resume(args, config)
-    source = _udp(args) if args.listen else None
-    metrics = _metrics(args.metrics, collector) if args.metrics else None
-    sink = _sink(args) if args.out else None
-    bus = _amqp_sink(args) if args.amqp_out else None
+    workers = _workers(args, config) if args.processes > 1 else None  # forked before any output is open
+    sink = bus = metrics = None
     try:
-        report = _collect(args, collector, Fanout(sink, bus, metrics), source, metrics)
+        collector = _resume(args, config) if workers is None else None
+        source = _udp(args) if args.listen and workers is None else None
+        metrics = _metrics(args.metrics, collector) if args.metrics else None
+        sink = _sink(args) if args.out else None
+        bus = _amqp_sink(args) if args.amqp_out else None
+        if workers is not None:
+            report = workers.run(Fanout(sink, bus, metrics), metrics.publish if metrics is not None else None, args.duration)
+        else:
+            report = _collect(args, collector, Fanout(sink, bus, metrics), source, metrics)
     except SinkFailure as exc:
         _close_all(sink, bus, metrics)
+        if workers is not None:
+            workers.abort()
         raise CollectArgumentError(f"{args.out or args.spool}: cannot write records: {exc.strerror}; stopped") from None
     except BaseException:
         _close_all(sink, bus, metrics)
+        if workers is not None:
+            workers.abort()
         raise
     failed = _close_all(sink, bus, metrics)
     if failed:
@@ -163,6 +175,12 @@ def _check_inputs(args: argparse.Namespace) -> None:
         raise CollectArgumentError(f"--out {args.out}: is a directory")
     if args.amqp_out and not args.spool:
         raise CollectArgumentError("--amqp-out: needs --spool DIR (records wait there until the broker confirms them)")
+    if args.processes < 1:
+        raise CollectArgumentError(f"--processes {args.processes}: at least 1")
+    if args.processes > 1 and not args.listen:
+        raise CollectArgumentError("--processes: only with --listen (a capture or a queue is read in order by one collector)")
+    if args.processes > 1 and args.state:
+        raise CollectArgumentError("--processes with --state: the kernel may hash a sender to another process after a restart; use one process")
 
 
 def _resume(args: argparse.Namespace, config):  # -> Collector
@@ -221,6 +239,17 @@ def _metrics(text: str, collector):
         return MetricsServer(host, port, collector)
     except OSError as exc:
         raise CollectArgumentError(f"--metrics {text}: {exc.strerror or exc}") from None
+
+
+def _workers(args: argparse.Namespace, config):  # -> collector.workers.Workers
+    from collector.workers import WorkerPlan, Workers, bind_group
+
+    addresses = [_address(a, "--listen") for a in args.listen]
+    try:
+        group = bind_group(addresses, args.processes)
+    except OSError as exc:
+        raise CollectArgumentError(f"--listen {' '.join(args.listen)}: {exc.strerror or exc}") from None
+    return Workers(WorkerPlan(addresses, args.processes, config), group)
 
 
 def _udp(args: argparse.Namespace):

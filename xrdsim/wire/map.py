@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from xrdsim.wire.codes import MAP_CODES
 from xrdsim.wire.errors import EncodeError, TruncatedError, UnknownCodeError
-from xrdsim.wire.header import HEADER_SIZE, Header, compile_layout, encode_header
+from xrdsim.wire.header import HEADER_FIELDS, HEADER_SIZE, Header, compile_layout, encode_header
 
 MAP_FIELDS = (("dictid", "I"),)
 MAP_DICTID = compile_layout(MAP_FIELDS)
+HEAD_DICTID = compile_layout(HEADER_FIELDS, MAP_FIELDS)
 #: XRootD truncates the text region to this many bytes (spec §3.1).
 MAX_MAP_TEXT = 1280
 
@@ -153,6 +154,17 @@ def decode_map(buf: memoryview | bytes, header: Header) -> MapPacket:
     (dictid,) = MAP_DICTID.unpack_from(buf, HEADER_SIZE)
     text = bytes(buf[HEADER_SIZE + MAP_DICTID.size :]).decode("utf-8", "surrogateescape")
     return MapPacket(header.code, header.pseq, header.stod, dictid, text)
+
+
+def decode_common_map(buf: bytes) -> MapPacket | None:
+    """A map datagram with its length right, header and dictid in one unpack; None for
+    anything else (``decode_map`` then decodes or rejects it, with its own errors)."""
+    if len(buf) < 12:
+        return None
+    code, pseq, plen, stod, dictid = HEAD_DICTID.unpack_from(buf)
+    if plen != len(buf) or code not in MAP_CODES:
+        return None
+    return MapPacket(code, pseq, stod, dictid, buf[12:].decode("utf-8", "surrogateescape"))
 
 
 def encode_map(pkt: MapPacket) -> bytes:

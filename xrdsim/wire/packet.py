@@ -11,10 +11,10 @@ from typing import Callable, Union
 
 from xrdsim.wire.codes import MAP_CODES, PacketCode
 from xrdsim.wire.errors import DecodeError, EncodeError, TruncatedError, UnknownCodeError
-from xrdsim.wire.fstream import FstreamPacket, decode_fstream, encode_fstream
+from xrdsim.wire.fstream import CODE_F, FstreamPacket, decode_common_f, decode_fstream, encode_fstream
 from xrdsim.wire.gstream import GStreamPacket, decode_gstream, encode_gstream
 from xrdsim.wire.header import Header, decode_header
-from xrdsim.wire.map import MapPacket, decode_map, encode_map
+from xrdsim.wire.map import MapPacket, decode_common_map, decode_map, encode_map
 from xrdsim.wire.rstream import RedirPacket, decode_redir, encode_redir
 from xrdsim.wire.summary import JsonPacket, SummaryPacket, decode_json, decode_summary, encode_json, encode_summary
 from xrdsim.wire.tstream import TracePacket, decode_trace, encode_trace
@@ -37,6 +37,10 @@ TEXT_DECODERS: dict[int, Callable[[memoryview], Packet]] = {
     ord("<"): decode_summary,
     ord("{"): decode_json,
 }
+#: first byte → a decoder of the usual form of that packet in one step, or None (then the
+#: general path decodes it, or raises its error).
+_COMMON: dict[int, Callable[[bytes], "Packet | None"]] = {code: decode_common_map for code in MAP_CODES}
+_COMMON[CODE_F] = decode_common_f
 ENCODERS: dict[type, Callable[..., bytes]] = {
     MapPacket: encode_map,
     FstreamPacket: encode_fstream,
@@ -54,6 +58,16 @@ def decode(payload: bytes | bytearray | memoryview) -> Packet:
     Returns a packet or raises a ``DecodeError`` (with offset, code and field path);
     no other exception leaves this function for any input.
     """
+    common = _COMMON.get(payload[0]) if type(payload) is bytes and payload else None
+    if common is not None:  # the bulk of a busy server's datagrams, in one step
+        try:
+            pkt = common(payload)
+        except DecodeError:
+            raise
+        except Exception:  # a decoder bug: the general path below says it as a DecodeError
+            pkt = None
+        if pkt is not None:
+            return pkt
     buf = memoryview(payload)
     if not len(buf):
         raise TruncatedError("empty datagram", offset=0, path="header")
