@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["xrdsim.wire", "xrdsim.sim", "xrdsim.score", "xrdsim.report", "xrdsim.validation", "collector", "collector.sources", "collector.sinks", "replay"]
+PACKAGES = ["xrdsim.wire", "xrdsim.sim", "xrdsim.score", "xrdsim.report", "xrdsim.validation", "xrdsim.external", "xrdsim.fidelity", "collector", "collector.sources", "collector.sinks", "replay"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except UserError as exc:
         print(f"xrdsim: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_status", 2)  # an external collector's failures have statuses of their own
     except KeyboardInterrupt:
         print("xrdsim: interrupted", file=sys.stderr)
         return 130

@@ -8,11 +8,8 @@ field map. Times every phase; progress goes to stderr. Computes no metric itself
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-import shlex
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -23,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from collector import Collector, SummarySample, TransferRecord, current_records
+from xrdsim import external
 from xrdsim.datagram import Datagram
 from xrdsim.errors import UserError
-from xrdsim.scenario import CollectorMode, Scenario
+from xrdsim.external.records import ExternalRecords
+from xrdsim.external.run import adapter_of
+from xrdsim.scenario import CollectorChoice, CollectorMode, Scenario
 from xrdsim.score import (
     Overhead,
     Rec,
@@ -36,15 +36,13 @@ from xrdsim.score import (
     score_run,
     to_rec,
 )
-from xrdsim.score.formats import RecordFormat, field_map
+from xrdsim.score.formats import RecordFormat, adapter
 from xrdsim.sim import CounterRow, DatagramRow, FaultRow, SimRun, TransferRow, simulate
 
 #: Seconds of datagram time between two ``Collector.flush`` calls in process.
 FLUSH_TICK_S = 10.0
 #: Seconds a UDP collector gets to drain its socket after the last datagram.
 DRAIN_S = 10.0
-#: Longest wait of the unpaced UDP sender for the in-process receiver to take a datagram.
-LOCKSTEP_WAIT_S = 0.05
 
 
 class HarnessError(UserError):
@@ -83,12 +81,16 @@ class Collected:
     record_hosts: dict[str, str] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
     datagrams: int = 0
+    simulated_ip: Callable[[str], str] | None = None  # a loopback sender alias → the simulated address
 
     def take(self, events: Iterable[Any]) -> None:
         """Keep the transfer records (as ``Rec``) and summary samples among ``events``."""
         for ev in events:
             if type(ev) is TransferRecord:
-                self.records.append(to_rec(ev))
+                rec = to_rec(ev)
+                if self.simulated_ip is not None and rec.server_ip:
+                    rec = dataclasses.replace(rec, server_ip=self.simulated_ip(rec.server_ip))
+                self.records.append(rec)
                 self.record_hosts.setdefault(ev.server_key, ev.server_host)
             elif type(ev) is SummarySample:
                 self.summaries.append(ev)
@@ -178,62 +180,6 @@ def collect_inprocess(stream: Iterable[Datagram], scenario: Scenario, t0: float,
     return out
 
 
-class UdpSender:
-    """Sends datagrams to ``port`` on loopback, one socket per emitter address (the collector
-    tells servers apart by sender socket), paced at ``speed`` simulated seconds per wall second."""
-
-    def __init__(self, port: int, speed: float, received: Callable[[], int] | None = None) -> None:
-        self.port, self.speed, self.received = port, speed, received
-        self.sockets: dict[tuple[str, int], socket.socket] = {}
-        self.now = 0.0
-        self.sent = 0
-
-    def _wait_for_receiver(self) -> None:
-        """Unpaced, with a receiver count: wait until it has taken every datagram sent (at most
-        ``LOCKSTEP_WAIT_S``: one the kernel dropped must not stall the run). The collector's
-        clock is ``now``; were the sender ahead, each record would be stamped with a later
-        datagram's time and its latency inflated by the backlog."""
-        if self.received is None:
-            return
-        deadline = time.monotonic() + LOCKSTEP_WAIT_S
-        while self.received() < self.sent and time.monotonic() < deadline:
-            time.sleep(0.00005)
-
-    def _socket(self, src: tuple[str, int]) -> socket.socket:
-        sock = self.sockets.get(src)
-        if sock is None:
-            sock = self.sockets[src] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.bind(("127.0.0.1", 0))
-        return sock
-
-    def send(self, stream: Iterable[Datagram], t0: float, progress: Progress) -> None:
-        """Send every datagram at its (scaled) arrival time; ``now`` follows simulated time."""
-        wall0, first = time.monotonic(), None
-        for d in stream:
-            t = d.t_arrival if d.t_arrival is not None else d.t_send
-            first = t if first is None else first
-            if self.speed > 0:
-                ahead = (t - first) / self.speed - (time.monotonic() - wall0)
-                if ahead > 0:
-                    time.sleep(ahead)
-            elif self.received is not None:
-                self._wait_for_receiver()
-            elif self.sent % 256 == 255:
-                time.sleep(0.0005)  # unpaced: let the receiver keep up with loopback
-            self.now = t0 + t
-            self._socket(d.src).sendto(d.payload, ("127.0.0.1", self.port))
-            self.sent += 1
-            if self.sent % 2000 == 0:
-                progress.show("run", t, self.sent, 0)
-        if self.speed <= 0:
-            self._wait_for_receiver()  # the last datagram too, before ``now`` jumps to the run's end
-
-    def close(self) -> None:
-        """Close every socket."""
-        for sock in self.sockets.values():
-            sock.close()
-
-
 def collect_udp(stream: Iterable[Datagram], scenario: Scenario, t0: float, clock: Clock, progress: Progress, speed: float) -> Collected:
     """The reference collector's live loop on a loopback socket, in a thread of its own."""
     from collector.run import run_live
@@ -241,7 +187,9 @@ def collect_udp(stream: Iterable[Datagram], scenario: Scenario, t0: float, clock
     from collector.sources import UdpSource
 
     source, sink, c = UdpSource([("127.0.0.1", 0)]), MemorySink(), Collector(scenario.collector.config)
-    sender = UdpSender(source.addresses[0][1], speed, received=lambda: c.datagrams)
+    port = source.addresses[0][1]
+    plan = external.AddressPlan.probe()
+    sender = external.Sender(external.Ports(port, port), speed, plan, received=lambda: c.datagrams)
     sender.now = t0
     ready, box = threading.Event(), {}
 
@@ -263,145 +211,38 @@ def collect_udp(stream: Iterable[Datagram], scenario: Scenario, t0: float, clock
     thread.join()
     sender.close()
     clock.add("collect", time.perf_counter() - start)
-    out = Collected()
+    out = Collected(simulated_ip=plan.to_simulated)
     out.take(sink.events)
     report = box["report"]
     out.groups, out.report, out.datagrams = report.groups, report.to_dict(), sender.sent
     return out
 
 
-def free_udp_port() -> int:
-    """A UDP port on loopback that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _collected(got: ExternalRecords) -> Collected:
+    return Collected(records=got.records, summaries=list(got.summaries), record_hosts=got.record_hosts)
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """A summary sample read back from JSON: the fields the scorer reads."""
-
-    server: str
-    link_in_delta: int | None
-    link_out_delta: int | None
-
-
-def read_records(path: Path, fields: dict[str, str], fmt: RecordFormat = RecordFormat.OURS) -> Collected:
+def read_records(path: Path, fields: dict[str, str], fmt: RecordFormat = RecordFormat.OURS,
+                 choice: CollectorChoice | None = None) -> Collected:
     """Transfer records (and summary samples) from JSON lines, or the Parquet ``xrdsim collect``
-    writes: ``kind`` transfer or no
-    ``kind`` is a record, ``summary`` a sample, anything else is skipped. ``fmt`` names a
-    field-map preset (OSG, WLCG) that ``fields`` refines."""
-    preset = field_map(fmt, fields)
-    fields = preset.fields
-    out = Collected()
-    if not path.is_file():
-        raise HarnessError(f"no records file {path}")
-    for n, obj in _record_rows(path):
-        if not isinstance(obj, dict):
-            raise HarnessError(f"{path}:{n}: not a JSON object")
-        kind = obj.get("kind", "transfer")
-        if kind == "transfer":
-            out.records.append(to_rec(obj, fields, preset.time_scale))
-            out.record_hosts.setdefault(str(obj.get("server_key", "")), str(obj.get(fields.get("server_host", "server_host"), "")))
-        elif kind == "summary":
-            out.summaries.append(Sample(str(obj.get("server", "")), obj.get("link_in_delta"), obj.get("link_out_delta")))
-    return out
-
-
-def _record_rows(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line or row number, object) of a JSON-lines file or of the Parquet ``collect`` writes."""
-    with path.open("rb") as fh:
-        magic = fh.read(4)
-    if magic == b"PAR1":
-        import pyarrow.parquet as pq
-
-        try:
-            rows = pq.read_table(path).to_pylist()
-        except Exception as exc:  # pyarrow's errors: ArrowInvalid, OSError, …
-            raise HarnessError(f"{path}: not a readable Parquet file: {exc}") from None
-        for n, row in enumerate(rows, 1):
-            yield n, {"kind": "transfer", **row}
-        return
-    with path.open(encoding="utf-8", errors="strict") as fh:
-        try:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield n, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise HarnessError(f"{path}:{n}: not JSON: {exc.msg}") from None
-        except UnicodeDecodeError:
-            raise HarnessError(f"{path}: neither JSON lines (UTF-8) nor Parquet") from None
-
-
-class BusRecords:
-    """The records an external collector publishes to an AMQP exchange: a queue of our own is
-    bound to it before the collector starts, and emptied into a JSON-lines file at the end."""
-
-    def __init__(self, url: str, exchange: str) -> None:
-        try:
-            import pika
-
-            self._conn = pika.BlockingConnection(pika.URLParameters(url))
-            self._ch = self._conn.channel()
-            self._ch.exchange_declare(exchange=exchange, exchange_type="fanout", durable=True)
-            self.queue = self._ch.queue_declare("", exclusive=True).method.queue
-            self._ch.queue_bind(self.queue, exchange)
-        except Exception as exc:  # pika's errors: AMQPConnectionError, ChannelClosedByBroker, …
-            raise HarnessError(f"collector.records_exchange {exchange}: cannot bind a queue at {url.rpartition('@')[2]}: "
-                               f"{type(exc).__name__} {exc}".rstrip()) from None  # fmt: skip
-
-    def save(self, path: Path, quiet_s: float = 2.0) -> int:
-        """Write every message (one JSON record each) to ``path`` until the queue has been
-        empty for ``quiet_s``; returns how many."""
-        n, last = 0, time.monotonic()
-        with path.open("w") as fh:
-            while time.monotonic() - last < quiet_s:
-                method, _props, body = self._ch.basic_get(self.queue, auto_ack=True)
-                if method is None:
-                    self._conn.sleep(0.05)
-                    continue
-                fh.write(body.decode("utf-8", errors="replace").replace("\n", " ") + "\n")
-                n, last = n + 1, time.monotonic()
-        self._conn.close()
-        return n
+    writes, through the record adapter of ``choice`` (else the preset ``fmt`` refined by
+    ``fields``); see ``xrdsim.external.records``."""
+    adapt = adapter_of(choice) if choice is not None else adapter(fmt, fields)
+    return _collected(external.read_records(path, adapt))
 
 
 def collect_external(stream: Iterable[Datagram], scenario: Scenario, t0: float, clock: Clock, progress: Progress,
                      speed: float, workdir: Path) -> Collected:
-    """Start the scenario's collector command, send it the datagrams over UDP, stop it with
-    SIGTERM and read its records. It reports no loss estimate."""
-    choice = scenario.collector
-    if not choice.command:
-        raise HarnessError("collector.mode external needs collector.command")
-    out_path, port = workdir / "external-records.jsonl", free_udp_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    bus = BusRecords(choice.records_amqp, choice.records_exchange) if choice.records_exchange else None
-    argv = shlex.split(choice.command.format(host="127.0.0.1", port=port, out=out_path))
-    try:
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    except OSError as exc:
-        raise HarnessError(f"cannot start external collector {argv[0]!r}: {exc.strerror}") from None
+    """The scenario's collector command, run by ``xrdsim.external``: its records, and its
+    loss estimate where it exports one (None: no estimate)."""
     start = time.perf_counter()
-    time.sleep(choice.startup_s)
-    if proc.poll() is not None:
-        raise HarnessError(f"external collector exited with status {proc.returncode}: {proc.stderr.read().decode()[-300:]}")
-    sender = UdpSender(port, speed)
-    sender.send(stream, t0, progress)
-    time.sleep(min(DRAIN_S, max(0.5, choice.startup_s)))
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise HarnessError("external collector did not stop within 60 s of SIGTERM") from None
-    sender.close()
-    if bus is not None:
-        bus.save(out_path)
+    run = external.run_external(stream, scenario.collector, scenario.sim, t0, speed, workdir, progress)
     clock.add("collect", time.perf_counter() - start)
-    out = read_records(out_path, choice.fields, choice.format)
-    out.datagrams = sender.sent
+    out = _collected(run.records)
+    out.groups, out.datagrams = run.estimate, run.sent - (run.dropped or 0)
+    out.report = {"external": run.report()}
+    for note in run.notes:
+        progress.note(f"{scenario.name}: {note}")
     return out
 
 
@@ -416,9 +257,9 @@ COLLECTORS: dict[CollectorMode, Callable[..., Collected]] = {
 
 
 def nic_overhead(scenario: Scenario) -> Overhead:
-    """The overhead model the scenario's NICs were simulated with, for inverting counters."""
-    nic = scenario.sim.nic
-    return Overhead(nic.mtu, nic.tcp_header_bytes, nic.ack_every)
+    """The network model the scenario's NICs were simulated with, for inverting counters
+    (``xrdsim.netmodel.NetworkModel``: it inverts as ``Overhead`` does, with the same parameters)."""
+    return scenario.sim.nic.model()  # type: ignore[return-value]
 
 
 def score_inputs(sim: SimRun, got: Collected, scenario: Scenario) -> RunInputs:
@@ -524,7 +365,7 @@ def score_saved(truth_dir: str | Path, records: str | Path, scenario: Scenario, 
     """Score outputs already on disk: a truth directory, records as JSON lines (``scenario``'s
     collector field map applies) and optionally the collector's ``--report`` JSON."""
     truth = read_truth(Path(truth_dir))
-    got = read_records(Path(records), scenario.collector.fields, scenario.collector.format)
+    got = read_records(Path(records), {}, choice=scenario.collector)
     if report_json is not None:
         groups = json.loads(Path(report_json).read_text()).get("groups", [])
         got.groups = [GroupRow(g["server_key"], g["socket"], g["group"], g["lost"]) for g in groups]
@@ -546,4 +387,4 @@ def score_saved(truth_dir: str | Path, records: str | Path, scenario: Scenario, 
     return result
 
 
-__all__ = ["COLLECTORS", "Collected", "HarnessError", "RunResult", "free_udp_port", "read_records", "run_scenario", "score_inputs", "score_saved", "simulate_and_collect"]
+__all__ = ["COLLECTORS", "Collected", "HarnessError", "RunResult", "read_records", "run_scenario", "score_inputs", "score_saved", "simulate_and_collect"]

@@ -25,7 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from collector import CollectorConfig
 from xrdsim.errors import UserError
 from xrdsim.score import KNOWN_METRICS, Expectation, parse_expectation
-from xrdsim.score.formats import RecordFormat
+from xrdsim.score.formats import RecordFormat, Transform, Unit
 from xrdsim.sim import ConfigError, MonitorConfig, SimConfig, check_config
 from xrdsim.units import parser_for
 
@@ -42,6 +42,15 @@ class CollectorMode(enum.Enum):
     EXTERNAL = "external"
 
 
+class RecordSource(enum.Enum):
+    """Where an external collector's records are read: the file ``{out}``, its stdout, or
+    the AMQP exchange ``records_exchange``."""
+
+    FILE = "file"
+    STDOUT = "stdout"
+    AMQP = "amqp"
+
+
 class ReportFormat(enum.Enum):
     """Documents ``xrdsim run`` writes into the report directory."""
 
@@ -55,20 +64,38 @@ class ReportFormat(enum.Enum):
 class CollectorChoice:
     """Which collector scores: the reference one in process (default), the reference one
     behind real UDP on loopback (``speed`` simulated seconds per wall second, 0 = no pacing),
-    or an ``external`` command (``{host}``, ``{port}`` and ``{out}`` are substituted) that
-    listens on UDP and writes JSON lines to ``{out}``; ``fields`` maps our record field names
-    to its names, over the preset of ``format`` (``osg``, ``wlcg``: the field collectors'
-    record layouts). With ``records_exchange`` the records are read from that AMQP exchange
-    at ``records_amqp`` instead of ``{out}`` (a production collector publishing to a bus)."""
+    or an ``external`` command (``{host}``, ``{port}``, ``{summary_port}``, ``{out}``,
+    ``{metrics_port}``, ``{workdir}`` and ``${ENV}`` are substituted) fed over UDP from one
+    loopback address per server (``xrdsim.external``). Its records are read from ``records``
+    (``{out}``, its stdout, or the AMQP exchange ``records_exchange`` at ``records_amqp``)
+    through a record adapter: the preset of ``format`` (``osg``, ``wlcg``, ``ours``) with
+    ``fields`` (our name → theirs), ``units`` and ``transforms`` laid over it, and other
+    presets chosen by the value of ``layout_field`` (``layouts``). ``loss_url`` names its
+    Prometheus endpoint, whose ``loss_metric`` per ``loss_label`` is its loss estimate.
+    ``startup_s`` bounds the wait for its port, ``grace_s`` the wait for it to go quiet
+    (``quiet_s`` without output once it consumed every datagram), ``stop_s`` the wait after
+    SIGTERM."""
 
     mode: CollectorMode = CollectorMode.INPROCESS
     speed: float = 0.0
     command: str = ""
     format: RecordFormat = RecordFormat.OURS
     fields: dict[str, str] = field(default_factory=dict)
+    units: dict[str, Unit] = field(default_factory=dict)
+    transforms: dict[str, Transform] = field(default_factory=dict)
+    layout_field: str = ""
+    layouts: dict[str, RecordFormat] = field(default_factory=dict)
+    records: RecordSource = RecordSource.FILE
     records_amqp: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
     records_exchange: str = ""
-    startup_s: float = 1.0
+    port: int = 0
+    loss_url: str = ""
+    loss_metric: str = "missing_packets"
+    loss_label: str = "host"
+    startup_s: float = 10.0
+    grace_s: float = 30.0
+    quiet_s: float = 1.0
+    stop_s: float = 10.0
     config: CollectorConfig = field(default_factory=CollectorConfig)
 
 
@@ -437,6 +464,7 @@ def load_scenario(path: str | Path) -> Scenario:
 __all__ = [
     "CollectorChoice",
     "CollectorMode",
+    "RecordSource",
     "ReportFormat",
     "ReportOptions",
     "Scenario",

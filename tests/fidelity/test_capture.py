@@ -6,7 +6,7 @@ read from the real bytes and from the simulator separately."""
 from __future__ import annotations
 
 from xrdsim.fidelity import compare, dest_names, profile, run_sim, script_config
-from xrdsim.wire import FileClose, FileOpen, FstreamPacket, MapPacket, TraceDisc, TraceIO, TracePacket, TraceReadv, decode
+from xrdsim.wire import FileClose, FileDisc, FileOpen, FstreamPacket, MapPacket, TraceDisc, TraceIO, TracePacket, TraceReadv, decode
 
 
 def _sim(scenario, span):
@@ -81,7 +81,8 @@ def test_killed_client_disc_flag_zero_and_readv_seq_from_one(scenario, capture):
     real, span = capture
     for items in (real, _sim(scenario, span)[1]):
         # a.bin: closed by the first session, force-closed for the killed one, by the HTTP GET
-        assert [c.forced for c in _closes(items)["/fid/a.bin"]] == [False, True, False]
+        # (then three times by the TPC: its probe, the pgm copy, the held source)
+        assert [c.forced for c in _closes(items)["/fid/a.bin"]][:3] == [False, True, False]
         discs = [e for _d, pkt in _decoded(items) if isinstance(pkt, TracePacket) for e in pkt.entries if isinstance(e, TraceDisc)]
         assert sorted({int(e.flags) for e in discs}) == [0, 1]
         assert sum(int(e.flags) == 1 for e in discs) == 4  # two HTTP sessions, each DISC twice (io and files buffers)
@@ -121,3 +122,54 @@ def test_server_id_derived_as_xrootd_derives_it(capture):
         m = re.match(r"=/[^.]+\.\d+:(\d+)@(\S+)\n&site=(\w*)&port=(\d+)&inst=(\w+)&pgm=xrootd", text)
         sid, host, site, port, inst = m.groups()
         assert server_sid(site, host, int(port), inst, 0, Dialect.XROOTD_5) == int(sid)
+
+
+def _f_records(items):
+    return [r for _d, pkt in _decoded(items) if isinstance(pkt, FstreamPacket) for r in pkt.records]
+
+
+def _users(items):
+    return {pkt.dictid: pkt.text.split("\n")[0] for _d, pkt in _decoded(items) if isinstance(pkt, MapPacket) and chr(pkt.code) == "u"}
+
+
+def test_tpc_pull_bytes_only_at_the_source_pgread_by_the_daemon_user(scenario, capture):
+    """Point 2: with ``ofs.tpc pgm xrdcp`` the destination's CLOSE shows write 0 and its P
+    record Size 0 with xroot:// URLs and IPv 6; the bytes are one pgread record of the
+    server's own user (min 0x7fffffff, max 0), beside two 0-byte opens of the source by the
+    client and a bound-stream DISC of user 0."""
+    import json
+
+    from xrdsim.wire import GStreamPacket
+
+    real, span = capture
+    for items in (real, _sim(scenario, span)[1]):
+        closes, users = _closes(items), _users(items)
+        (dst,) = closes["/fid/tpc.bin"]
+        assert (dst.write, dst.read, dst.forced) == (0, 0, False)
+        tpc_src = closes["/fid/a.bin"][3:]
+        assert sorted(c.read for c in tpc_src) == [0, 0, 300_001]
+        (pg,) = [c for c in tpc_src if c.read]
+        assert (pg.ops.read, pg.ops.rd_min, pg.ops.rd_max) == (1, 0x7FFFFFFF, 0)
+        opens = {r.file_id: r for r in _f_records(items) if isinstance(r, FileOpen)}
+        assert users[opens[pg.file_id].user].startswith("xroot/xrootd.")
+        assert (opens[dst.file_id].fsz, opens[dst.file_id].rw) == (0, True)
+        assert any(isinstance(r, FileDisc) and r.user == 0 for r in _f_records(items))
+        (rec,) = [json.loads(t) for _d, pkt in _decoded(items) if isinstance(pkt, GStreamPacket) for t in pkt.records]
+        assert (rec["Size"], rec["Xeq"]["RC"], rec["Xeq"]["IPv"], rec["Xeq"]["Type"]) == (0, 0, 6, "pull")
+        assert rec["Src"].startswith("xroot://") and rec["Src"].endswith("//fid/a.bin")
+        assert rec["Dst"].startswith("xroot://") and rec["Dst"].endswith("//fid/tpc.bin")
+
+
+def test_missing_file_under_an_enoent_redirect_is_a_redlocal_record(scenario, capture):
+    """Point 5: an open of a missing file under ``xrootd.redirect host:port enoent path``
+    leaves no f record and one REDLOCAL|OPENR (0x95) r record naming the target."""
+    from xrdsim.wire import RedirKind, RedirOp, RedirPacket, Redirect
+
+    real, span = capture
+    for items in (real, _sim(scenario, span)[1]):
+        reds = [r for _d, pkt in _decoded(items) if isinstance(pkt, RedirPacket) for r in pkt.slots if isinstance(r, Redirect)]
+        assert [(r.kind, r.op, r.host, r.port, r.path) for r in reds] == [
+            (RedirKind.REDLOCAL, RedirOp.OPENR, "127.0.0.1", 1, "/fid/missing/x.bin")]
+        assert int(reds[0].kind) | int(reds[0].op) == 0x95
+        assert reds[0].user_id in _users(items)
+        assert not [r for r in _f_records(items) if isinstance(r, FileOpen) and r.lfn.startswith("/fid/missing/")]

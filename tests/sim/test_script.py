@@ -143,3 +143,86 @@ def test_generated_xroot_logins_carry_the_server_version_as_release():
                     workload=WorkloadConfig(jobs_per_hour=3600, http_share=0.0, tpc=0.0))
     releases = {t.split("&R=")[1].split("&")[0] for t in _u_texts(list(simulate(cfg).datagrams())) if "&R=" in t}
     assert releases == {"v5.6.2"}
+
+
+def _closes_by_server(dgrams, walk):
+    """{sender: [(file id, read, readv, write)]} of every f CLOSE."""
+    import struct
+
+    out: dict = {}
+    for d in dgrams:
+        if d.payload[:1] == b"f":
+            for t, _f, _s, ident, body in walk.f(d.payload)[1]:
+                if t == 0:
+                    out.setdefault(d.src, []).append((ident, *struct.unpack_from("!qqq", body, 8)))
+    return out
+
+
+def test_tpc_between_two_servers_puts_the_bytes_at_the_source_only(walk):
+    """A TPC step at site 1 pulling from site 0 (``ofs.tpc pgm xrdcp``, real 5.5.3): the
+    destination's CLOSE writes 0 and its P record has Size 0; at the source the client's
+    probe and held opens read 0 and the daemon user's pgm session reads every byte."""
+    import json
+
+    mon = MonitorConfig(fstat_s=1.0, window_s=1.0, flush_s=2.0, lfn=True, ops=True,
+                        dests=[DestConfig(events=[DestEvent.FSTAT, DestEvent.USER, DestEvent.TPC])])
+    tpc = StepConfig("tpc", "/dst/copy.bin", size_bytes=20_000_000, source_lfn="/src/f.bin", source_site=0)
+    cfg = SimConfig(duration_s=30, sites=[SiteConfig(name="A", servers=1, worker_nodes=1, xrootd_version="v5.5.3"),
+                                          SiteConfig(name="B", servers=1, worker_nodes=1, xrootd_version="v5.5.3")],
+                    workload=WorkloadConfig(jobs_per_hour=0, sessions=[SessionConfig(at_s=1, site=1, steps=[tpc])]), monitor=mon)
+    run = simulate(cfg)
+    dgrams = list(run.datagrams())
+    src, dst = (run.ctx.servers[k].src[0] for k in (0, 1))
+    closes = _closes_by_server(dgrams, walk)
+    assert [c[1:] for c in closes[dst]] == [(0, 0, 0)]
+    assert sorted(c[1] for c in closes[src]) == [0, 0, 20_000_000]
+    users = [d.payload[12:].decode().split("\n")[0] for d in dgrams if d.payload[:1] == b"u"]
+    assert sum(u.startswith("xroot/xrootd.") for u in users) == 1 and len(users) == 5  # 2 + 2 client links, 1 pgm
+    (rec,) = [json.loads(d.payload[24:-1]) for d in dgrams if d.payload[:1] == b"g"]
+    assert rec["Size"] == 0 and rec["Src"].endswith(":1094//src/f.bin") and rec["Dst"].startswith("xroot://")
+    # the source's NIC sends the copy, the destination's receives it
+    assert run.truth.transfers and any(t.tpc and t.read_bytes == 20_000_000 for t in run.truth.transfers)
+
+
+def test_missing_file_redirected_only_under_the_enoent_paths(walk):
+    """An open of a missing file: REDLOCAL|OPENR to the site's enoent target when the path
+    is covered, nothing (but the error) otherwise; never an f OPEN."""
+    from xrdsim.sim import EnoentRedirect
+
+    mon = MonitorConfig(fstat_s=1.0, window_s=1.0, flush_s=2.0, lfn=True,
+                        dests=[DestConfig(events=[DestEvent.FSTAT, DestEvent.USER, DestEvent.REDIR])])
+    site = SiteConfig(name="S", servers=1, worker_nodes=1, enoent_redirect=EnoentRedirect("other.example.org", 1095, ["/data/"]))
+    steps = [StepConfig("open", "/data/gone.bin", exists=False), StepConfig("open", "/elsewhere/gone.bin", exists=False)]
+    cfg = SimConfig(duration_s=20, sites=[site], workload=WorkloadConfig(jobs_per_hour=0, sessions=[SessionConfig(at_s=1, steps=steps)]),
+                    monitor=mon)
+    dgrams = list(simulate(cfg).datagrams())
+    slots = [d.payload[24:] for d in dgrams if d.payload[:1] == b"r"]
+    recs = [(s[0], s[2:4], s[8:].rstrip(b"\0")) for p in slots for s in (p[i:i + 8 + 64] for i in range(0, len(p), 8)) if s[0] & 0xF0 == 0x90]
+    assert [(r[0], int.from_bytes(r[1], "big")) for r in recs] == [(0x95, 1095)]
+    assert b"other.example.org:/data/gone.bin" in recs[0][2]
+    assert not [r for d in dgrams if d.payload[:1] == b"f" for r in walk.f(d.payload)[1] if r[0] == 1]
+
+
+def test_bad_tpc_and_missing_open_steps_are_one_line_errors():
+    cfg = SimConfig(workload=WorkloadConfig(sessions=[SessionConfig(steps=[StepConfig("tpc", "/d", source_lfn="rel.bin")])]))
+    with pytest.raises(ConfigError, match=r"steps\[0\]\.source_lfn: expected an absolute path"):
+        check_config(cfg)
+    cfg = SimConfig(workload=WorkloadConfig(sessions=[SessionConfig(steps=[StepConfig("open", "/d", mode="write", exists=False)])]))
+    with pytest.raises(ConfigError, match=r"steps\[0\]\.exists: expected false only for an open in mode read"):
+        check_config(cfg)
+
+
+@pytest.mark.parametrize(("version", "counted"), [("v5.6.9", False), ("v5.7.3", True)])
+def test_generated_http_puts_follow_the_server_version(version, counted):
+    """The PUT rule of scripted sessions holds for generated HTTP writes too: before 5.7.3
+    their truth (what the server reports) is write 0 while their payload still crossed."""
+    wl = WorkloadConfig(jobs_per_hour=3000, http_share=1.0, write=1.0, full_read=0, partial_read=0, vector_read=0, session=0, tpc=0,
+                        files_per_vo=20, users_per_vo=2, median_size_bytes=2_000_000)
+    cfg = SimConfig(duration_s=600, sites=[SiteConfig(name="S", servers=1, worker_nodes=2, xrootd_version=version)], workload=wl,
+                    monitor=MonitorConfig(fstat_s=60, lfn=True, dests=[DestConfig(events=[DestEvent.FSTAT, DestEvent.USER])]))
+    run = simulate(cfg)
+    sum(1 for _ in run.datagrams())
+    rows = [r for r in run.truth.transfers if r.close_kind == "explicit"]
+    assert len(rows) > 50 and all(r.protocol == "https" for r in rows)
+    assert all(r.payload_in_bytes > 1000 for r in rows)
+    assert all((r.write_bytes > 0) == counted for r in rows)

@@ -31,10 +31,14 @@ def out():
 
 
 def test_tpc_records_agree_with_the_pull(out, walk):
+    """Each ``P`` record (``ofs.tpc pgm xrdcp``, real 5.5.3): Size 0, xroot:// URLs, IPv 6;
+    the destination's truth has the write-opened file with write 0, the source's the
+    daemon user's pgread of every byte, between the record's Beg and End."""
     run, dgrams = out
     host_of = {s.spec.host.ip4: s.spec.host.name for s in run.ctx.servers}
-    writes = [r for r in run.truth.transfers if r.tpc and r.client_host not in host_of.values()]
-    reads = {(r.server, r.client_host, r.lfn) for r in run.truth.transfers if r.tpc and r.client_host in host_of.values()}
+    servers = set(host_of.values())
+    dests = [r for r in run.truth.transfers if r.tpc and r.client_host not in servers and r.write_bytes == 0 and r.lfn]
+    pulls = [r for r in run.truth.transfers if r.tpc and r.client_host in servers]
     seen, last_pseq = 0, {}
     for d in dgrams:
         code, pseq, plen, stod = walk.header(d.payload)
@@ -47,21 +51,23 @@ def test_tpc_records_agree_with_the_pull(out, walk):
         recs = [json.loads(r) for r in d.payload[24:-1].decode().split("\n")]
         assert (t_beg, t_end) == (int(iso(recs[0]["Xeq"]["End"])), int(iso(recs[-1]["Xeq"]["End"])))
         for rec in recs:
-            dst_host, dst_path = rec["Dst"].removeprefix("root://").split("/", 1)
-            src_host, src_path = rec["Src"].removeprefix("root://").split("/", 1)
+            assert rec["Dst"].startswith("xroot://") and rec["Src"].startswith("xroot://")
+            dst_host, dst_path = rec["Dst"].removeprefix("xroot://").split("/", 1)
+            src_host, src_path = rec["Src"].removeprefix("xroot://").split("/", 1)
             assert dst_host == f"{host_of[d.src[0]]}:1094" and src_path == dst_path
-            w, = (w for w in writes if (w.server, w.lfn) == (host_of[d.src[0]], dst_path) and abs(iso(rec["Xeq"]["Beg"]) - w.open_time) < 2e-6)
-            assert (rec["Size"], rec["Xeq"]["RC"], rec["Xeq"]["Type"]) == (w.write_bytes, 0, "pull")
-            assert abs(iso(rec["Xeq"]["End"]) - w.close_time) < 2e-6
-            assert (src_host.split(":")[0], host_of[d.src[0]], dst_path) in reads
+            assert (rec["Size"], rec["Xeq"]["RC"], rec["Xeq"]["Type"], rec["Xeq"]["IPv"]) == (0, 0, "pull", 6)
+            beg, end = iso(rec["Xeq"]["Beg"]), iso(rec["Xeq"]["End"])
+            assert any((w.server, w.lfn) == (host_of[d.src[0]], dst_path) and w.open_time < beg and w.close_time > end for w in dests)
+            (pull,) = [p for p in pulls if (p.server, p.client_host, p.lfn) == (src_host.split(":")[0], host_of[d.src[0]], dst_path)
+                       and beg - 1e-3 <= p.open_time and p.close_time <= end + 1e-3]
+            assert pull.read_bytes > 0 and pull.user_dn == "" and pull.app_info == "xrdcp"
             seen += 1
-    finished = sum(r.close_kind == "explicit" for r in writes)
-    assert seen == finished > 20 and max(last_pseq.values()) > 1
+    assert seen == len(pulls) > 20 and max(last_pseq.values()) > 1
 
 
 def test_tpc_bytes_cross_the_destination_nic_once(out):
-    # The pull moves the bytes source → destination once: the source's read flow books
-    # them on both NICs, the destination's local writer books nothing.
+    # The pgm pull moves the bytes source → destination once: its flow books them on both
+    # NICs; the client's own links to either server are ordinary client traffic.
     run, _ = out
     servers = {s.spec.host.name for s in run.ctx.servers}
     last = {}
@@ -70,9 +76,9 @@ def test_tpc_bytes_cross_the_destination_nic_once(out):
             last[row.name] = row
     rx = sum(r.rx_payload_bytes for r in last.values())
     tx = sum(r.tx_payload_bytes for r in last.values())
-    tpc_src = [t for t in run.truth.transfers if t.tpc and t.client_host in servers]
-    tpc_dst = [t for t in run.truth.transfers if t.tpc and t.client_host not in servers]
-    plain = [t for t in run.truth.transfers if not t.tpc]
-    assert tpc_src and tpc_dst
-    assert rx == sum(t.payload_in_bytes for t in plain) + sum(t.payload_out_bytes + t.payload_in_bytes for t in tpc_src)
-    assert tx == sum(t.payload_out_bytes for t in plain) + sum(t.payload_in_bytes + t.payload_out_bytes for t in tpc_src)
+    pulls = [t for t in run.truth.transfers if t.tpc and t.client_host in servers]
+    clients = [t for t in run.truth.transfers if t.client_host not in servers]
+    assert pulls and any(t.tpc for t in clients)
+    assert sum(t.read_bytes for t in pulls) > 10 * sum(t.read_bytes + t.write_bytes for t in clients if t.tpc)
+    assert rx == sum(t.payload_in_bytes for t in clients) + sum(t.payload_out_bytes + t.payload_in_bytes for t in pulls)
+    assert tx == sum(t.payload_out_bytes for t in clients) + sum(t.payload_in_bytes + t.payload_out_bytes for t in pulls)

@@ -14,7 +14,6 @@ from collector.sinks import MemorySink
 from collector.sources import pcap_datagrams
 from replay import write_pcap
 from xrdsim.cli import main
-from xrdsim.score import Overhead
 from xrdsim.validation import ValidateOptions, validate
 
 
@@ -54,7 +53,7 @@ def test_pcap_gives_the_records_of_the_in_process_feed(tiny_site, site_pcap):
 
 def test_validate_reads_the_same_records(tiny_site, site_pcap, site_counters):
     run, datagrams = tiny_site
-    v = validate(site_pcap, ValidateOptions(counters=str(site_counters), overhead=Overhead(1500, 52, 2)))
+    v = validate(site_pcap, ValidateOptions(counters=str(site_counters)))
     direct = MemorySink()
     run_offline(((d.payload, d.src, d.t_arrival) for d in datagrams), Collector(), direct)
     assert record_tuples(v.records) == record_tuples(direct.events)
@@ -63,11 +62,22 @@ def test_validate_reads_the_same_records(tiny_site, site_pcap, site_counters):
 
 
 def test_validate_with_the_simulated_nic_counters_agrees(tiny_site, site_pcap, site_counters, tmp_path, capsys):
+    """Default settings on both sides: the simulator books and the validator inverts one model."""
     run, _ = tiny_site
-    status = main(["validate", str(site_pcap), "--counters", str(site_counters), "--header-bytes", "52", "-o", str(tmp_path), "--no-plots"])
+    status = main(["validate", str(site_pcap), "--counters", str(site_counters), "-o", str(tmp_path), "--no-plots"])
     out = capsys.readouterr().out
     assert status == 0, out
     (host,) = {t.server for t in run.truth.transfers}
     writes = sum(t.write_bytes for t in run.truth.transfers)
     assert f"PASS  {host:<28} all   in   monitored {f'{writes:,} B':>18}" in out
     assert "monitoring agrees" in out and (tmp_path / "score.json").exists()
+
+
+def test_validate_with_another_header_size_than_simulated_disagrees(tiny_site, site_pcap, site_counters, tmp_path, capsys):
+    """The same counters inverted as if they held 40 B per packet (IP + TCP without timestamps,
+    not the simulated 66): 26 B per 1448 B segment too few, ~1.8 % more payload, past the 0.5 %
+    tolerance and the ACK margin of six connections."""
+    status = main(["validate", str(site_pcap), "--counters", str(site_counters), "--header-bytes", "40", "-o", str(tmp_path), "--no-plots"])
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert "FAIL" in out and "directions disagree" in out

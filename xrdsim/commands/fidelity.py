@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "differences property by property (pids, ports, hosts, server ids and timer phases normalised). "
         "Exit 1 when a structural property differs.",
         epilog="examples:\n  xrdsim fidelity scenarios/fidelity-5.5.3.yaml\n"
-        "  xrdsim fidelity scenarios/fidelity-5.5.3.yaml --json report.json --all",
+        "  xrdsim fidelity scenarios/fidelity-5.5.3.yaml --json report.json --capture real.jsonl",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("scenario", metavar="SCENARIO.yaml", help="scenario with workload.sessions")

@@ -10,7 +10,8 @@ EPILOG = """examples:
   xrdsim run scenarios/quickstart.yaml
   xrdsim run scenarios/wlcg-day.yaml -o reports/wlcg-day --progress
   xrdsim run scenarios/lossy-wan.yaml --collector udp --speed 200
-exit status: 0 all expectations met, 1 an expectation failed, 2 a mistake in the scenario or arguments
+exit status: 0 all expectations met, 1 an expectation failed, 2 a mistake in the scenario or arguments;
+  an external collector that 3 died or failed, 4 never bound its port, 5 did not stop at SIGTERM
 """
 
 

@@ -60,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def options_from(args: argparse.Namespace):  # -> ValidateOptions
     """The library options of the command line; ValidateArgumentError for bad values."""
-    from xrdsim.score import Overhead
+    from xrdsim.netmodel import with_header_bytes
     from xrdsim.units import parse_number, parse_size
     from xrdsim.validation import ValidateOptions
 
@@ -72,8 +72,8 @@ def options_from(args: argparse.Namespace):  # -> ValidateOptions
         raise ValidateArgumentError(f"--tolerance {args.tolerance}: must be in [0, 100%)")
     if not (args.bin > 0 and math.isfinite(args.bin)):
         raise ValidateArgumentError(f"--bin {args.bin}: must be a positive number of seconds")
-    if not 0 < args.header_bytes < 1500:
-        raise ValidateArgumentError(f"--header-bytes {args.header_bytes}: must be in 1..1499")
+    if not 40 <= args.header_bytes <= 116:
+        raise ValidateArgumentError(f"--header-bytes {args.header_bytes}: must be in 40..116 (IP + TCP, plus the link header the counters count)")
     for port in args.data_port or ():
         if not 0 < port < 65536:
             raise ValidateArgumentError(f"--data-port {port}: must be a TCP port in 1..65535")
@@ -85,7 +85,7 @@ def options_from(args: argparse.Namespace):  # -> ValidateOptions
         raise ValidateArgumentError(f"--allowance {args.allowance}: must not be negative")
     return ValidateOptions(data_ports=tuple(args.data_port or ()), counters=args.counters, tcp_capture=args.tcp,
                            monitor_ports=tuple(args.port or ()), bin_s=args.bin, tolerance=tolerance, allowance=float(allowance),
-                           interfaces=tuple(args.interface or ()), overhead=Overhead(1500, args.header_bytes, 2))  # fmt: skip
+                           interfaces=tuple(args.interface or ()), overhead=with_header_bytes(args.header_bytes))  # fmt: skip
 
 
 def summary_lines(v) -> list[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xrdsim.errors import UserError
-from xrdsim.fidelity.drive import check_clients, files_needed, run_sessions
+from xrdsim.fidelity.drive import XRDCP, check_clients, files_needed, needs_tpc, run_sessions
 from xrdsim.fidelity.profile import SUMMARY, Profile, Received, profile
 from xrdsim.fidelity.realserver import Listener, RealServer, monitor_directive, report_directive
 from xrdsim.sim import SimConfig, simulate
@@ -55,8 +55,8 @@ def script_config(cfg: SimConfig) -> SimConfig:
     sessions = cfg.workload.sessions
     if not sessions:
         raise UserError("the scenario has no scripted sessions (workload.sessions) for a fidelity check")
-    if any(s.site or s.server for s in sessions):
-        raise UserError("workload.sessions: the fidelity check runs one real server: use site 0, server 0")
+    if any(s.site or s.server or any(st.source_site or st.source_server for st in s.steps) for s in sessions):
+        raise UserError("workload.sessions: the fidelity check runs one real server: use site 0, server 0 (a TPC pulls from it too)")
     wl = dataclasses.replace(cfg.workload, jobs_per_hour=0.0, scripted=[], sessions=sessions)
     return dataclasses.replace(cfg, workload=wl, faults=[], sites=cfg.sites[:1], site_count=1, servers_per_site=1)
 
@@ -71,6 +71,19 @@ def settle_s(cfg: SimConfig) -> float:
     return 2 * max(cfg.monitor.flush_s, cfg.monitor.fstat_s or 0, cfg.monitor.window_s, cfg.report.every_s if cfg.report.host else 0) + 1
 
 
+def server_directives(cfg: SimConfig) -> list[str]:
+    """Server directives the script needs besides monitoring: ``ofs.tpc`` for TPC steps
+    (xrdcp ``-f``: the destination file exists when the copy starts), the site's enoent
+    redirect."""
+    out = []
+    if needs_tpc(cfg.workload.sessions):
+        out.append(f"ofs.tpc pgm {XRDCP} -f")
+    rule = cfg.sites[0].enoent_redirect if cfg.sites else None
+    if rule is not None and rule.paths:
+        out.append(f"xrootd.redirect {rule.host}:{rule.port} enoent {' '.join(rule.paths)}")
+    return out
+
+
 def run_real(cfg: SimConfig, seed: int) -> tuple[list[Received], float]:
     """Play the sessions on a real server; its datagrams (times from its start) and the span."""
     sessions = cfg.workload.sessions
@@ -81,6 +94,7 @@ def run_real(cfg: SimConfig, seed: int) -> tuple[list[Received], float]:
     directives = [monitor_directive(cfg.monitor, listener.ports[: len(cfg.monitor.dests)])]
     if cfg.report.host:
         directives.append(report_directive(cfg.report, listener.ports[-1]))
+    directives += server_directives(cfg)
     srv = RealServer(site or "SITE", directives, http=any(s.proto != "xroot" for s in sessions))
     rng = random.Random(f"{seed}:fidelity-files")
     try:
@@ -170,4 +184,4 @@ def render_differences(rows: list[Row]) -> str:
 
 
 __all__ = ["FidelityResult", "Row", "compare", "dest_names", "read_capture", "render_differences", "render_table", "run_fidelity",
-           "run_real", "run_sim", "script_config", "settle_s", "write_capture"]
+           "run_real", "run_sim", "script_config", "server_directives", "settle_s", "write_capture"]

@@ -3,12 +3,14 @@ interpreter Debian's python3-xrootd imports in), standalone: it imports nothing 
 
 argv[1] is JSON ``{"ops": [[op, args...], ...]}``: ``open URL MODE`` (r, w = create, u =
 update, W = create for update; the file opened becomes current), ``read OFFSET SIZE``, ``readv [[OFFSET, SIZE], ...]``,
-``write OFFSET SIZE``, ``sleep S``, ``sendinfo URL TEXT``, ``close``, ``hang`` (print
+``write OFFSET SIZE``, ``sleep S``, ``sendinfo URL TEXT``, ``close``, ``tpc SRC DST`` (``xrdcp
+--tpc only``), ``hang`` (print
 ``{"event": "hang"}`` and wait to be killed). Every open file shares one login: XrdCl keeps
 one channel per host:port in a process.
 """
 
 import json
+import subprocess
 import sys
 import time
 
@@ -40,6 +42,11 @@ def main() -> None:
             status, _ = client.FileSystem(a[0]).sendinfo(a[1])
         elif op == "close":
             status, _ = current.close()
+        elif op == "tpc":
+            # xrdcp, as a user would run it: its own process and links
+            proc = subprocess.run(["/usr/bin/xrdcp", "--tpc", "only", "-f", "-s", a[0], a[1]], capture_output=True, text=True)
+            statuses.append([op, proc.returncode == 0, proc.stderr.strip()[-200:]])
+            continue
         elif op == "hang":
             print(json.dumps({"event": "hang"}), flush=True)
             time.sleep(3600)

@@ -19,6 +19,7 @@ from xrdsim.sim import SessionConfig, StepConfig
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # the only interpreter where Debian's python3-xrootd imports
 DRIVER = Path(__file__).resolve().parent / "client_driver.py"
+XRDCP = "/usr/bin/xrdcp"
 #: The driver's open modes: read; create (kXR_new|kXR_delete); update (kXR_open_updt);
 #: write (kXR_new|kXR_delete|kXR_open_updt).
 MODES = {"read": "r", "create": "w", "write": "W", "update": "u"}
@@ -32,6 +33,13 @@ def check_clients(sessions: list[SessionConfig]) -> None:
             raise RealServerError("the XRootD Python bindings are missing (Debian: apt-get install python3-xrootd)")
     if any(s.proto != "xroot" for s in sessions) and not shutil.which("curl"):
         raise RealServerError("curl is missing (HTTP sessions)")
+    if needs_tpc(sessions) and not shutil.which(XRDCP):
+        raise RealServerError("xrdcp is missing (TPC steps; Debian: apt-get install xrootd-client)")
+
+
+def needs_tpc(sessions: list[SessionConfig]) -> bool:
+    """Whether a session copies with TPC (the server then needs ``ofs.tpc``)."""
+    return any(st.op == "tpc" for sc in sessions for st in sc.steps)
 
 
 def xroot_ops(srv: RealServer, steps: list[StepConfig]) -> list[list]:
@@ -50,6 +58,8 @@ def xroot_ops(srv: RealServer, steps: list[StepConfig]) -> list[list]:
             ops.append(["sendinfo", srv.url("/"), st.text])
         elif st.op == "close":
             ops.append(["close"])
+        elif st.op == "tpc":
+            ops.append(["tpc", srv.url(st.source_lfn or st.lfn), srv.url(st.lfn)])
         elif st.op == "kill":
             ops.append(["hang"])
             break
@@ -59,8 +69,11 @@ def xroot_ops(srv: RealServer, steps: list[StepConfig]) -> list[list]:
 def run_xroot(srv: RealServer, sc: SessionConfig) -> None:
     """One xroot session; SIGKILL at its ``kill`` step."""
     ops = xroot_ops(srv, sc.steps)
+    # One connection attempt: a client sent to a refusing redirect target gives up at once
+    # instead of retrying for minutes.
+    env = {**os.environ, "XRD_CONNECTIONRETRY": "1"}
     proc = subprocess.Popen([SYSTEM_PYTHON, str(DRIVER), json.dumps({"ops": ops})], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         for line in proc.stdout:
             if json.loads(line).get("event") == "hang":
@@ -110,8 +123,11 @@ def files_needed(sessions: list[SessionConfig]) -> dict[str, int]:
     out: dict[str, int] = {}
     for sc in sessions:
         for st in sc.steps:
-            if (st.op == "open" and st.mode in ("read", "update")) or st.op == "get":
+            if (st.op == "open" and st.mode in ("read", "update") and st.exists) or st.op == "get":
                 out[st.lfn] = max(out.get(st.lfn, 0), st.size_bytes)
+            elif st.op == "tpc":
+                src = st.source_lfn or st.lfn
+                out[src] = max(out.get(src, 0), st.size_bytes)
     return out
 
 

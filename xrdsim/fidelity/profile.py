@@ -17,9 +17,11 @@ from xrdsim.wire import (
     FileOpen,
     FileXfr,
     FstreamPacket,
+    GProvider,
     GStreamPacket,
     MapPacket,
     RedirPacket,
+    Redirect,
     SummaryPacket,
     TraceClose,
     TraceDisc,
@@ -29,6 +31,7 @@ from xrdsim.wire import (
     TraceReadv,
     TraceWindow,
     decode,
+    decode_tpc_record,
 )
 
 #: A received datagram: (seconds since the run started, destination index, payload).
@@ -148,6 +151,8 @@ def _dest(prof: Profile, name: str, packets: list, ids: _Ids) -> None:
     prof.add(f"{name}: pseq groups gap-free from 0", _pseq_ok(good))
     _fstream(prof, name, [p[3] for p in good if isinstance(p[3], FstreamPacket)], ids)
     _tstream(prof, name, [p[3] for p in good if isinstance(p[3], TracePacket)], ids)
+    _rstream(prof, name, [p[3] for p in good if isinstance(p[3], RedirPacket)], ids)
+    _gstream(prof, name, [p[3] for p in good if isinstance(p[3], GStreamPacket)])
     sizes = defaultdict(list)
     for p in good:
         sizes[_code(p[3])].append(p[2])
@@ -187,9 +192,25 @@ def _fstream(prof: Profile, name: str, packets: list[FstreamPacket], ids: _Ids) 
                 recs.append(("DISC", ids.user(r.user) if r.user else "-"))
             elif isinstance(r, FileXfr):
                 xfrs[ids.file(r.file_id)] += 1
-    prof.add(f"{name}: f records (OPEN/CLOSE/DISC) in order", tuple(recs))
+    prof.add(f"{name}: f records (OPEN/CLOSE/DISC) in order", tuple(_sorted_disc_runs(recs)))
     prof.add(f"{name}: f TOD counts agree", tod_ok)
     prof.add(f"{name}: f XFR records per file", tuple(sorted(xfrs.items())), structural=False)
+
+
+def _sorted_disc_runs(recs: list[tuple]) -> list[tuple]:
+    """``recs`` with each run of adjacent DISCs sorted: links of one client that end
+    together (xrdcp exiting) log out in either order on a real server."""
+    out: list[tuple] = []
+    run: list[tuple] = []
+    for rec in recs + [("END",)]:
+        if rec[0] == "DISC":
+            run.append(rec)
+            continue
+        out += sorted(run)
+        run = []
+        if rec[0] != "END":
+            out.append(rec)
+    return out
 
 
 def _tstream(prof: Profile, name: str, packets: list[TracePacket], ids: _Ids) -> None:
@@ -217,6 +238,39 @@ def _tstream(prof: Profile, name: str, packets: list[TracePacket], ids: _Ids) ->
     prof.add(f"{name}: t DISC seconds", tuple(sorted((e[1], e[3]) for e in discs)), structural=False)
     prof.add(f"{name}: t packets framed by WINDOW marks", framed)
     prof.add(f"{name}: t WINDOW marks inside packets", marks, structural=False)
+
+
+def _rstream(prof: Profile, name: str, packets: list[RedirPacket], ids: _Ids) -> None:
+    if not packets:
+        return
+    recs = [(r.kind.name, getattr(r.op, "name", r.op), r.port, ids.user(r.user_id) if r.user_id else "-", r.host, r.path)
+            for p in packets for r in p.slots if isinstance(r, Redirect)]
+    prof.add(f"{name}: r redirect records in order", tuple(recs))
+
+
+_URL = re.compile(r"^(\w+)://[^/]*(/.*)$")
+
+
+def _url(text: str) -> str:
+    """A TPC record URL without its host and port (the host is the machine's)."""
+    m = _URL.match(text)
+    return f"{m.group(1)}://<host>{m.group(2)}" if m else text
+
+
+def _gstream(prof: Profile, name: str, packets: list[GStreamPacket]) -> None:
+    recs = []
+    for p in packets:
+        if p.provider is not GProvider.TPC:
+            continue
+        for text in p.records:
+            try:
+                r = decode_tpc_record(text)
+            except DecodeError:
+                recs.append(("undecodable",))
+                continue
+            recs.append((r.protocol, r.type, r.rc, r.streams, r.ip_version, r.size, _url(r.src), _url(r.dst)))
+    if recs:
+        prof.add(f"{name}: g TPC records (protocol, type, RC, streams, IPv, Size, Src, Dst)", tuple(recs))
 
 
 def _t_entry(e: object, ids: _Ids) -> tuple | None:

@@ -83,12 +83,38 @@ def _sites(result: Any) -> Section:
 
 def _loss(result: Any) -> Section:
     rows = sorted(result.card.loss, key=lambda r: -(r.lost + (r.estimated or 0)))
-    shown = [(r.server, r.group, fmt(r.sent), fmt(r.lost), fmt(r.estimated)) for r in rows[:MAX_ROWS] if r.lost or r.estimated]
+    shown = [(r.server, "all" if r.group == "*" else r.group, fmt(r.sent), fmt(r.lost), fmt(r.estimated))
+             for r in rows[:MAX_ROWS] if r.lost or r.estimated]  # fmt: skip
     sec = Section("Datagram loss per server and counter group")
+    estimated = any(r.estimated is not None for r in rows)
+    if not estimated:
+        sec.paragraphs.append("The collector gives no loss estimate (an external one without a mapped loss counter, "
+                              "`collector.loss_url`): only the truth's loss is shown.")  # fmt: skip
+    elif any(r.group == "*" for r in rows):
+        sec.paragraphs.append("The collector estimates loss per server, not per counter group: the truth is summed per server.")
     if shown:
         sec.tables.append(Table(("server", "group", "sent", "lost (truth)", "lost (collector)"), shown))
     else:
-        sec.paragraphs.append("No datagram was lost, and the collector estimated no loss.")
+        sec.paragraphs.append("No datagram was lost" + (", and the collector estimated no loss." if estimated else "."))
+    return sec
+
+
+def _external(result: Any) -> Section | None:
+    """How an external collector ran: its command, log, what was skipped, and why latency
+    is measured on receipt."""
+    info = result.collected.report.get("external") if isinstance(result.collected.report, dict) else None
+    if not info:
+        return None
+    sec = Section("External collector")
+    sec.paragraphs.append("Latency is measured when xrdsim received each record (the simulated time of the last "
+                          "datagram sent by then), not from the collector's own stamps; unpaced (`speed: 0`) it also "
+                          "holds the time the collector takes to catch up, so pace the run for a latency that means "
+                          "what it would on the wire.")  # fmt: skip
+    rows = [("command", " ".join(info["argv"])), ("stderr log", info["log"]), ("records read from", info["records_file"]),
+            ("datagrams sent", fmt(info["datagrams_sent"])), ("dropped by the kernel (socket full)", fmt(info["datagrams_dropped_by_kernel"])),
+            ("lines that were no transfer record (skipped)", fmt(info["lines_skipped"])), ("loss estimate", info["loss_estimate"])]  # fmt: skip
+    rows += [("note", n) for n in info.get("notes", [])]
+    sec.tables.append(Table(("quantity", "value"), rows))
     return sec
 
 
@@ -180,8 +206,8 @@ def sections(result: Any, images: list[tuple[str, str]]) -> list[Section]:
                       f"headline agreement {fmt(result.card.value('agreement'))}.")],
                     preformatted=sc.description)  # fmt: skip
     plots = Section("Plots", images=images) if images else None
-    parts = [intro, _verdicts(result), plots, _metrics(result), _sites(result), _loss(result), _causes(result), _anomalies(result),
-             _run(result)]
+    parts = [intro, _verdicts(result), plots, _metrics(result), _sites(result), _loss(result), _external(result), _causes(result),
+             _anomalies(result), _run(result)]
     return [p for p in parts if p is not None]
 
 

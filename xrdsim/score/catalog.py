@@ -28,6 +28,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "byte_recall": ("", "Σ min(recorded, true) bytes over matches / Σ true bytes (read+readv+write)"),
     "byte_precision": ("", "Σ min(recorded, true) bytes over matches / Σ bytes of every record (over-counting lowers it)"),
     "exact_bytes_rate": ("", "matches whose read, readv and write bytes all equal the truth"),
+    "exact_bytes_recall": ("", "truth transfers recorded with exactly their read, readv and write bytes / truth transfers (a dropped record counts as wrong)"),
+    "fields_recall": ("", "truth transfers recorded with every field the truth has (path, user, VO, site, client) right / truth transfers"),
     "duplicate_records": ("", "records beyond the first for one truth transfer"),
     "path_accuracy": ("", "matches whose file_lfn equals the truth, of those where the truth or the record has one (a missing one is wrong)"),
     "user_accuracy": ("", "matches whose user_dn equals the truth, of those where the truth or the record has one (a missing one is wrong)"),

@@ -19,6 +19,9 @@ from xrdsim.sim import DatagramRow
 CODE_GROUP = {"f": "f", "g": "g", "<": "summary", "{": "summary"}
 #: Groups without a sequence number: their loss cannot be estimated, so it is not scored.
 UNSEQUENCED = frozenset({"summary", "json"})
+#: The group of an estimate that counts all of a server's groups together (a foreign
+#: collector's per-host loss counter): the truth is then folded per server too.
+ALL_GROUPS = "*"
 
 
 def truth_group(code: str) -> str:
@@ -60,8 +63,17 @@ def loss_rows(datagrams: Iterable[DatagramRow], groups: Iterable[Any] | None, ho
             if collector_group(g.group) in UNSEQUENCED:
                 continue
             est[(host_of(g), collector_group(g.group))] += g.lost
+        if any(group == ALL_GROUPS for _, group in est):
+            sent, lost = _per_server(sent), _per_server(lost)
     keys = sorted(set(sent) | set(est or {}))
     return [LossRow(s, g, sent.get((s, g), 0), lost.get((s, g), 0), None if est is None else est.get((s, g), 0)) for s, g in keys]
+
+
+def _per_server(counts: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for (server, _), n in counts.items():
+        out[(server, ALL_GROUPS)] += n
+    return out
 
 
 def loss_metrics(rows: list[LossRow]) -> list[Metric]:
@@ -87,4 +99,4 @@ def group_host(record_hosts: Mapping[str, str], ip_hosts: Mapping[str, str]) -> 
     return host_of
 
 
-__all__ = ["CODE_GROUP", "LossRow", "collector_group", "group_host", "loss_metrics", "loss_rows", "truth_group"]
+__all__ = ["ALL_GROUPS", "CODE_GROUP", "LossRow", "collector_group", "group_host", "loss_metrics", "loss_rows", "truth_group"]

@@ -12,8 +12,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from xrdsim.score.formats import TRANSFORMS, FieldPreset, lookup
 from xrdsim.sim import TransferRow
 
+#: The layout of our own records: our names, seconds, bytes.
+PLAIN = FieldPreset()
 #: Default window of the (server, lfn) fallback, seconds between truth open and record start.
 WINDOW_S = 300.0
 
@@ -48,42 +51,57 @@ class Rec:
 
 
 def _get(obj: Any, name: str, fields: Mapping[str, str], default: Any = None) -> Any:
-    key = fields.get(name, name)
-    value = obj.get(key, default) if isinstance(obj, Mapping) else getattr(obj, key, default)
+    value = lookup(obj, fields.get(name, name), default)
     return getattr(value, "value", value)  # enums (Ended) as their text
 
 
-def _stod(obj: Any, fields: Mapping[str, str]) -> int | None:
-    stod = _get(obj, "stod", fields)
+def stod_of(key: str) -> int | None:
+    """The server start time in a server key: ours is "identity#stod" (last part), the OSG
+    collector's ``serverID`` "stod#ip#port" (first part); anything else names none (the
+    last part of the OSG key is a port, not a time)."""
+    parts = key.split("#")
+    stod = parts[1] if len(parts) == 2 else parts[0] if len(parts) == 3 else ""
+    return int(stod) if stod.isdigit() else None
+
+
+def _stod(obj: Any, fields: Mapping[str, str], preset: FieldPreset) -> int | None:
+    stod = _value(obj, "stod", fields, preset)
     if stod is None:
-        key = str(_get(obj, "server_key", fields, "") or "")
-        stod = key.rpartition("#")[2] if "#" in key else None
-    try:
-        return int(stod) if stod is not None else None
-    except ValueError:
-        return None
+        return stod_of(str(_get(obj, "server_key", fields, "") or ""))
+    text = str(stod)
+    return int(text) if text.isdigit() else stod_of(text)
 
 
-def to_rec(obj: Any, fields: Mapping[str, str] | None = None, time_scale: float = 1.0) -> Rec:
+def _value(obj: Any, name: str, fields: Mapping[str, str], preset: FieldPreset, default: Any = None) -> Any:
+    """Field ``name`` of ``obj`` with the layout's transform applied (None stays None)."""
+    value = _get(obj, name, fields, default)
+    transform = preset.transforms.get(name)
+    return TRANSFORMS[transform](str(value)) if transform is not None and value not in (None, "") else value
+
+
+def to_rec(obj: Any, fields: Mapping[str, str] | None = None, time_scale: float = 1.0, preset: FieldPreset | None = None) -> Rec:
     """A ``Rec`` from a ``TransferRecord`` or a dict; ``fields`` maps our names to theirs,
-    ``time_scale`` is seconds per unit of their times (0.001 for milliseconds)."""
-    f = fields or {}
+    ``time_scale`` is seconds per unit of their times (0.001 for milliseconds); a ``preset``
+    (a layout of ``xrdsim.score.formats``) gives both and per-field units and transforms.
+    A value that is no number where one is needed raises ``ValueError``."""
+    p = preset or (PLAIN if not fields and time_scale == 1.0 else FieldPreset(dict(fields or {}), time_scale))
+    f = p.fields
 
     def text(name: str) -> str:
-        return str(_get(obj, name, f, "") or "")
+        return str(_value(obj, name, f, p, "") or "")
 
     def num(name: str) -> int:
-        return int(_get(obj, name, f, 0) or 0)
+        return int(round(float(_value(obj, name, f, p, 0) or 0) * p.scale(name)))
 
     def opt(name: str) -> float | None:
-        value = _get(obj, name, f)
-        return None if value is None else float(value) * time_scale
+        value = _value(obj, name, f, p)
+        return None if value in (None, "") else float(value) * p.scale(name)
 
     dictid = _get(obj, "file_dictid", f)
     read_single = _get(obj, "read_single_bytes", f)
-    read = num("read_bytes") - num("read_vector_bytes") if read_single is None else int(read_single)
+    read = num("read_bytes") - num("read_vector_bytes") if read_single is None else num("read_single_bytes")
     return Rec(
-        text("server_host"), text("server_ip"), _stod(obj, f), None if dictid is None else int(dictid),
+        text("server_host"), text("server_ip"), _stod(obj, f, p), None if dictid is None else int(dictid),
         text("file_lfn"), text("site"), text("user_dn"), text("vo"), text("client_host"),
         read, num("read_vector_bytes"), num("write_bytes"),
         opt("start_time"), opt("end_time"), opt("t_emitted"), text("ended"),
@@ -136,7 +154,15 @@ class _Index:
         start = rec.start_time if rec.start_time is not None else rec.end_time
         near = [r for r in self.by_path.get((host, rec.file_lfn), []) if start is None or abs(r.open_time - start) <= window_s]
         free = [r for r in near if r.transfer_id not in self.taken]
-        best = min(free, key=lambda r: abs(r.open_time - start) if start is not None else 0.0, default=None)
+        # The record's client first (a TPC opens one path at one server three times within
+        # milliseconds: the client's probe and held opens, the daemon's copy), then time.
+        client = rec.client_host
+
+        def rank(r: TransferRow) -> tuple[bool, float]:
+            other = bool(client) and client not in (r.client_host, r.client_ip)
+            return other, abs(r.open_time - start) if start is not None else 0.0
+
+        best = min(free, key=rank, default=None)
         return best, bool(near)
 
 
@@ -168,4 +194,4 @@ def match(truth: Iterable[TransferRow], records: Iterable[Rec], window_s: float 
     return out
 
 
-__all__ = ["WINDOW_S", "Matching", "Rec", "match", "to_rec", "truth_bytes"]
+__all__ = ["WINDOW_S", "Matching", "Rec", "match", "stod_of", "to_rec", "truth_bytes"]

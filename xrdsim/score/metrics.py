@@ -56,6 +56,10 @@ def _accuracy(pairs: list[tuple[TransferRow, Rec]], truth_field: str, rec_field:
     return ratio(sum(a == b for a, b in given), len(given))
 
 
+def _fields_right(row: TransferRow, rec: Rec) -> bool:
+    return all(getattr(row, t) == getattr(rec, r) for t, r in FIELDS.values() if getattr(row, t) or getattr(rec, r))
+
+
 def _errors(pairs: list[tuple[TransferRow, Rec]], pick: Callable[[TransferRow, Rec], float | None]) -> list[float]:
     return [e for e in (pick(t, r) for t, r in pairs) if e is not None]
 
@@ -96,6 +100,10 @@ def transfer_metrics(m: Matching) -> list[Metric]:
         metric("byte_recall", byte_recall(m)),
         metric("byte_precision", byte_precision(m)),
         metric("exact_bytes_rate", ratio(sum(_exact(t, r) for t, r in m.pairs), len(m.pairs))),
+        # over every truth transfer: a collector that drops its incomplete records must not
+        # score better than one that writes them
+        metric("exact_bytes_recall", ratio(sum(_exact(t, r) for t, r in m.pairs), n_truth)),
+        metric("fields_recall", ratio(sum(_fields_right(t, r) for t, r in m.pairs), n_truth)),
         metric("duplicate_records", m.duplicates),
     ]
     out += [metric(name, _accuracy(m.pairs, *pair)) for name, pair in FIELDS.items()]

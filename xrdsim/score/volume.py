@@ -147,6 +147,11 @@ def volume_series(counters: Iterable[CounterRow], records: Iterable[tuple[Rec, s
         start = rec.start_time if rec.start_time is not None else end
         if rec.total_bytes:
             bins.spread(row, start, end, rec.total_bytes)
+            # A client that is itself a counted host (the TPC pgm copy: the destination
+            # server reads from the source) moved the same bytes through its own NIC.
+            peer = rec.client_host
+            if peer != host and peer in by_host and site_of.get(peer) is not None:
+                bins.spread(series.monitored.setdefault(site_of[peer], [0.0] * bins.count), start, end, rec.total_bytes)
     return series
 
 

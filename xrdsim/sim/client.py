@@ -10,24 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
-from xrdsim.sim.iostats import CRC_BYTES, PAGE, IoPlan
+from xrdsim.netmodel import FileIo, Framing, file_payload
+from xrdsim.sim.iostats import IoPlan
 from xrdsim.sim.liveio import LiveIo
 from xrdsim.sim.nic import Flow, Octets
 from xrdsim.sim.server import Conn, Server, Transfer
 from xrdsim.sim.site import Host, User
-from xrdsim.sim.tpc import tpc_text, tpc_url
 from xrdsim.sim.truth import TransferRow
 from xrdsim.wire import RedirOp
 
 if TYPE_CHECKING:
     from xrdsim.sim.run import RunContext
-
-XROOT_REQUEST = 24
-XROOT_RESPONSE = 8
-READV_ELEMENT = 16
-XROOT_SESSION = (24 + 16 + 8 + 16, 20 + 96)  # (down, up): handshake + login, endsess
-HTTP_HEADERS = (320, 420)
-
 
 @dataclass(slots=True)
 class FileAccess:
@@ -65,22 +58,12 @@ class Job:
     app_info: str = ""
 
 
-def _pages(nbytes: int) -> int:
-    return -(-nbytes // PAGE)
-
-
-def transfer_payload(plan: IoPlan, proto: str, lfn: str) -> tuple[int, int]:
-    """(down, up) TCP payload of one file access: data plus the protocol's framing."""
-    rd, rv, wr = plan.read.total(plan.read.count), plan.readv.total(plan.readv.count), plan.write.total(plan.write.count)
-    if proto != "xroot":
-        return rd + rv + HTTP_HEADERS[0], wr + HTTP_HEADERS[1] + len(lfn)
-    ops = plan.read.count + plan.readv.count + plan.write.count + 2
+def transfer_payload(plan: IoPlan, proto: str, lfn: str, framing: Framing = Framing()) -> tuple[int, int]:
+    """(down, up) TCP payload of one file access: data plus the protocol's framing (``xrdsim.netmodel``)."""
     segs = plan.readv.seg_stats(plan.readv.count)[0] if plan.readv.count else 0
-    crc_down = CRC_BYTES * _pages(rd) if plan.pg else 0
-    crc_up = CRC_BYTES * _pages(wr) if plan.pg else 0
-    down = rd + rv + crc_down + XROOT_RESPONSE * ops + READV_ELEMENT * segs + 4
-    up = wr + crc_up + XROOT_REQUEST * ops + READV_ELEMENT * segs + len(lfn)
-    return down, up
+    io = FileIo(plan.read.total(plan.read.count), plan.read.count, plan.readv.total(plan.readv.count), plan.readv.count, segs,
+                plan.write.total(plan.write.count), plan.write.count, plan.pg)
+    return file_payload(framing, proto, lfn, io)
 
 
 def login_text(job: Job, auth_on: bool, host: str = "") -> str | None:
@@ -171,29 +154,14 @@ def data_session(ctx: "RunContext", job: Job, rdr: Server | None, rconn: Conn | 
             ctx.record(xfer, job, totals, payload, "forced", env.now)
 
 
-def report_tpc(job: Job, xfer: Transfer, write_bytes: int, explicit: bool, t: float) -> None:
-    """The destination of a TPC pull writes its ``P`` record when the copy ends (spec §7.3)."""
-    src, dst = job.tpc_source, job.server
-    base = dst.wire_base()
-    client = f"{job.user.login}.{job.client_pid}:{16 + xfer.ident % 1000}@{job.client.name}"
-    text = tpc_text(client, base + xfer.t_open, base + t, explicit, job.ipv6,
-                    tpc_url(src.spec.host.name, src.spec.port, xfer.lfn), tpc_url(dst.spec.host.name, dst.spec.port, xfer.lfn),
-                    write_bytes)
-    dst.monitor.tpc_done(t, text)
-    dst.flush()
-
-
 def open_file(ctx: "RunContext", job: Job, conn, fa: FileAccess, first: bool) -> Transfer:
     """Open ``fa`` on the job's server with a flow carrying its payload (the first one
     also carries the session's handshake and login)."""
     now = ctx.env.now
-    down, up = transfer_payload(fa.plan, job.proto, fa.lfn)
+    down, up = transfer_payload(fa.plan, job.proto, fa.lfn, ctx.nic.model.framing)
     if first and job.proto == "xroot":
-        down, up = down + XROOT_SESSION[0], up + XROOT_SESSION[1]
-    if job.tpc_source is None:
-        flow = Flow(job.server.octets, ctx.uplinks_for(job), job.remote, down, up, now, now + fa.duration_s)
-    else:  # the pulled bytes are booked on this NIC by the source's read flow (remote=dst)
-        flow = Flow(None, (), None, down, up, now, now + fa.duration_s)
+        down, up = down + ctx.nic.model.framing.session[0], up + ctx.nic.model.framing.session[1]
+    flow = Flow(job.server.octets, ctx.uplinks_for(job), job.remote, down, up, now, now + fa.duration_s)
     fsz = 0 if fa.rw else fa.size
     return job.server.open(now, conn, fa.lfn, fsz, fa.rw, fa.plan, now + fa.duration_s, flow, ctx.next_transfer())
 
@@ -228,5 +196,5 @@ def transfer_row(ctx: "RunContext", xfer: Transfer, job: Job, totals: tuple[int,
     )
 
 
-__all__ = ["FileAccess", "Job", "data_session", "login", "login_text", "redirected_session", "report_tpc", "session", "transfer_payload",
+__all__ = ["FileAccess", "Job", "data_session", "login", "login_text", "redirected_session", "session", "transfer_payload",
            "transfer_row"]

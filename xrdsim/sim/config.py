@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from xrdsim.errors import UserError
 from xrdsim.net import OutageConfig, PathConfig
+from xrdsim.netmodel import AckPolicy, Framing, NetModelError, NetworkModel
 from xrdsim.wire import Dialect
 
 
@@ -103,6 +104,20 @@ class ReportConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class EnoentRedirect:
+    """``xrootd.redirect host:port enoent path…``: the data servers send a client that opens a
+    missing file under one of ``paths`` to ``host:port`` (REDLOCAL in the r-stream)."""
+
+    host: str = ""
+    port: int = 1094
+    paths: list[str] = field(default_factory=list)
+
+    def covers(self, lfn: str) -> bool:
+        """Whether a missing ``lfn`` is redirected (XRootD matches path prefixes)."""
+        return any(lfn.startswith(p) for p in self.paths)
+
+
+@dataclass(frozen=True, slots=True)
 class SiteConfig:
     """One site; empty names and prefixes are generated from the seed."""
 
@@ -115,11 +130,12 @@ class SiteConfig:
     servers: int = 2
     redirector: bool = False
     worker_nodes: int = 50
-    xrootd_version: str = "v5.6.9"
+    xrootd_version: str = "v5.8.4"
     data_port: int = 1094
     instance: str = "anon"
     nic_bps: float = 10e9
     weight: float = 1.0
+    enoent_redirect: EnoentRedirect | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +160,7 @@ class JobConfig:
 
 
 #: Steps a scripted session may take, and the protocols it may speak.
-STEP_OPS = ("open", "read", "readv", "write", "sleep", "sendinfo", "close", "kill", "get", "put")
+STEP_OPS = ("open", "read", "readv", "write", "sleep", "sendinfo", "close", "kill", "tpc", "get", "put")
 SESSION_PROTOCOLS = ("xroot", "http", "https")
 OPEN_MODES = ("read", "write", "create", "update")
 
@@ -157,8 +173,13 @@ class StepConfig:
     new one); ``read``/``write`` ``size_bytes`` at ``offset_bytes`` of the file opened last;
     ``readv`` the ``[offset, length]`` pairs of ``segments``; ``sleep`` ``duration_s`` idle;
     ``sendinfo`` ``text`` (kXR_set monitor info); ``close`` the file opened last; ``kill``
-    the client dies with its files open. HTTP: ``get`` the whole ``lfn`` (``size_bytes``
-    long), ``put`` ``size_bytes`` to ``lfn``: one connection each.
+    the client dies with its files open. An ``open`` with ``exists: false`` asks for a file the
+    server does not have: it fails (no file becomes current), redirected when the site's
+    ``enoent_redirect`` covers it. ``tpc`` is ``xrdcp --tpc only`` run by the client: this
+    session's server pulls ``source_lfn`` (``size_bytes`` long; default ``lfn``) of server
+    ``source_server`` of site ``source_site`` into ``lfn`` with ``ofs.tpc pgm xrdcp``, on
+    connections of its own. HTTP: ``get`` the whole ``lfn`` (``size_bytes`` long), ``put``
+    ``size_bytes`` to ``lfn``: one connection each.
     """
 
     op: str = "read"
@@ -169,6 +190,10 @@ class StepConfig:
     segments: list[list[int]] = field(default_factory=list)
     duration_s: float = 0.0
     text: str = ""
+    exists: bool = True
+    source_lfn: str = ""
+    source_site: int = 0
+    source_server: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,15 +252,22 @@ class WorkloadConfig:
 
 @dataclass(frozen=True, slots=True)
 class NicConfig:
-    """The NIC/TCP overhead model and the counter sampling (see ``xrdsim.sim.nic``)."""
+    """The network model (``xrdsim.netmodel``: headers, pure ACKs, retransmissions, protocol
+    framing; defaults calibrated on real 5.5.3 TCP) and the counter sampling."""
 
     mtu: int = 1500
     tcp_header_bytes: int = 52
-    ack_every: int = 2
+    link_header_bytes: int = 14
+    ack: AckPolicy = field(default_factory=AckPolicy)
     retrans_rate: float = 0.0
+    framing: Framing = field(default_factory=Framing)
     background_bps: float = 0.0
     sample_s: float = 60.0
     wrap32: bool = False
+
+    def model(self) -> NetworkModel:
+        """The one network model these parameters describe (NetModelError when they describe none)."""
+        return NetworkModel(self.mtu, self.tcp_header_bytes, self.link_header_bytes, self.ack, self.retrans_rate, self.framing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +346,10 @@ def check_config(cfg: SimConfig) -> None:
             accepted = ", ".join(e.value for e in DestEvent)
             _need(isinstance(ev, DestEvent) or ev in {e.value for e in DestEvent}, f"monitor.dests[{i}].events", f"one of {accepted}", ev)
     _need(cfg.report.every_s > 0, "report.every_s", "a positive duration", cfg.report.every_s)
-    _need(576 <= cfg.nic.mtu <= 65535, "nic.mtu", "576..65535", cfg.nic.mtu)
+    try:
+        cfg.nic.model()
+    except NetModelError as exc:
+        raise ConfigError(str(exc)) from None
     _need(cfg.nic.sample_s > 0, "nic.sample_s", "a positive duration", cfg.nic.sample_s)
     _need(cfg.step_s > 0, "step_s", "a positive duration", cfg.step_s)
     for i, job in enumerate(cfg.workload.scripted):
@@ -333,7 +368,9 @@ def check_session(ses: SessionConfig, key: str) -> None:
         allowed = ("get", "put", "sleep") if http else tuple(o for o in STEP_OPS if o not in ("get", "put"))
         _need(step.op in allowed, f"{at}.op", f"one of {', '.join(allowed)} for {ses.proto}", step.op)
         _need(step.mode in OPEN_MODES, f"{at}.mode", "one of " + ", ".join(OPEN_MODES), step.mode)
-        _need(step.op not in ("open", "get", "put") or step.lfn.startswith("/"), f"{at}.lfn", "an absolute path", step.lfn)
+        _need(step.op not in ("open", "get", "put", "tpc") or step.lfn.startswith("/"), f"{at}.lfn", "an absolute path", step.lfn)
+        _need(not step.source_lfn or step.source_lfn.startswith("/"), f"{at}.source_lfn", "an absolute path", step.source_lfn)
+        _need(step.exists or (step.op == "open" and step.mode == "read"), f"{at}.exists", "false only for an open in mode read", step.exists)
         _need(all(len(s) == 2 and min(s) >= 0 for s in step.segments), f"{at}.segments", "[offset, length] pairs", step.segments)
         _need(step.op != "readv" or bool(step.segments), f"{at}.segments", "at least one segment", step.segments)
 
@@ -345,6 +382,7 @@ __all__ = [
     "ConfigError",
     "DestConfig",
     "DestEvent",
+    "EnoentRedirect",
     "FaultConfig",
     "FaultKind",
     "JobConfig",

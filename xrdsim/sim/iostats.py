@@ -92,11 +92,12 @@ class IoPlan:
     readv: OpSeries = NO_OPS
     write: OpSeries = NO_OPS
     pg: bool = False
+    count_writes: bool = True  # False: an HTTP PUT before XRootD 5.7.3 (write 0, xrootd/xrootd#2368)
 
     def xfr_at(self, frac: float) -> tuple[int, int, int]:
         """Cumulative (read, readv, write) bytes an XFR record shows: pg ops excluded."""
         rd = 0 if self.pg else self.read.total(self.read.done(frac))
-        wr = 0 if self.pg else self.write.total(self.write.done(frac))
+        wr = 0 if self.pg or not self.count_writes else self.write.total(self.write.done(frac))
         return rd, self.readv.total(self.readv.done(frac)), wr
 
     def moved_at(self, frac: float) -> tuple[int, int, int]:
@@ -106,6 +107,7 @@ class IoPlan:
     def close_at(self, frac: float, explicit: bool) -> tuple[tuple[int, int, int], FileOps, FileSSQ]:
         """Byte totals, OPS and SSQ of a CLOSE at ``frac`` (spec §4.5, §4.9, real 5.5.3 capture)."""
         kr, kv, kw = self.read.done(frac), self.readv.done(frac), self.write.done(frac)
+        kw = kw if self.count_writes else 0
         counted = not self.pg or explicit
         plain_r, plain_w = (0, 0) if self.pg else (kr, kw)
         n_read, n_write = (kr, kw) if counted else (0, 0)

@@ -13,13 +13,14 @@ from typing import Callable
 from xrdsim.wire import FileOps, FileSSQ, TraceIO, TraceMarker, TraceReadv
 
 SHORT_MAX = 0x7FFF
+INT_MAX = 0x7FFFFFFF
 
 
 @dataclass(slots=True)
 class Request:
     """One client request: ``kind`` read/readv/write, at ``t``, its (offset, length) pieces."""
 
-    kind: str
+    kind: str  # read, readv, write; pgread (xrdcp 5.x and the TPC pgm copy)
     t: float
     pieces: list[tuple[int, int]]
 
@@ -60,15 +61,21 @@ class LiveIo:
         return sum(self._sizes("read")), sum(self._sizes("readv")), wr
 
     def moved_at(self, frac: float) -> tuple[int, int, int]:
-        """Data bytes requested so far (read, readv, write)."""
-        return sum(self._sizes("read")), sum(self._sizes("readv")), sum(self._sizes("write"))
+        """Data bytes requested so far (read and pgread, readv, write)."""
+        return sum(self._sizes("read")) + sum(self._sizes("pgread")), sum(self._sizes("readv")), sum(self._sizes("write"))
 
     def close_at(self, frac: float, explicit: bool) -> tuple[tuple[int, int, int], FileOps, FileSSQ]:
-        """Totals, OPS and SSQ of the CLOSE: every plain request counts, forced close or not."""
+        """Totals, OPS and SSQ of the CLOSE: every plain request counts, forced close or not;
+        pgreads only at an explicit close, in the count and bytes but never in min/max/SSQ
+        (real 5.5.3: one pgread shows read 1, min 0x7fffffff, max 0)."""
         reads, readvs = self._sizes("read"), self._sizes("readv")
+        pg = self._sizes("pgread") if explicit else []
         writes = self._sizes("write") if self.count_writes else []
         segs = [len(r.pieces) for r in self.requests if r.kind == "readv"]
         n_r, r_min, r_max, r_ssq = _stats(reads)
+        if pg:
+            n_r, r_min = n_r + len(pg), r_min if reads else INT_MAX
+            reads = reads + pg
         n_v, v_min, v_max, v_ssq = _stats(readvs)
         n_w, w_min, w_max, w_ssq = _stats(writes)
         _, s_min, s_max, s_ssq = _stats(segs)
@@ -92,7 +99,7 @@ class LiveCursor:
         """The entries of one request: READ/WRITE, or READV — with ``iov`` a READU and one
         READ per segment (real 5.5.3: ``files io iov``)."""
         fid = self.file_id
-        if req.kind == "read":
+        if req.kind in ("read", "pgread"):
             return [TraceIO(req.pieces[0][0], req.nbytes, fid)]
         if req.kind == "write":
             return [TraceIO(req.pieces[0][0], -req.nbytes, fid)]

@@ -230,6 +230,12 @@ class Monitor:
             self.trace.disconnect(t, session, flags, self.wire(t) - self.wire(session.t_login))
         return closed
 
+    def unbind(self, t: float) -> None:
+        """A client's bound data stream (xrdcp's second TCP stream) ended: an f DISC with user
+        0, its link never having logged in; no t entry (real 5.5.3, the TPC pgm copy)."""
+        if self.fdests:
+            self._frecord(t, FileDisc(0))
+
     # ------------------------------------------------------------------ f-stream
 
     def _frecord(self, t: float, rec: FileRecord) -> None:
@@ -276,10 +282,12 @@ class Monitor:
             pseq = self._pseq(d)
             self.out.append(Emission(t, d, self.groups[d], "t", pseq, encode(TracePacket(pseq, self.stod, entries))))
 
-    def redirect(self, t: float, session: MonSession, op: int, host: str, port: int, path: str) -> None:
-        """A client was redirected to ``host:port`` for ``path``: REDIRECT record (spec §6)."""
+    def redirect(self, t: float, session: MonSession, op: int, host: str, port: int, path: str,
+                 kind: RedirKind = RedirKind.REDIRECT) -> None:
+        """A client was redirected to ``host:port`` for ``path``: REDIRECT record (spec §6), or
+        REDLOCAL when a data server sends away an open of a file it does not have."""
         if self.rdests:
-            self.redir.add(Redirect(RedirKind.REDIRECT, op, port, session.user_dictid, host, path), self.window_at(t), t)
+            self.redir.add(Redirect(kind, op, port, session.user_dictid, host, path), self.window_at(t), t)
 
     def _send_redir(self, t: float, slots: list) -> None:
         for d in self.rdests:

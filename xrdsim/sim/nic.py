@@ -1,42 +1,41 @@
-"""NIC and uplink octet/packet counters, and the overhead model as pure functions.
+"""NIC and uplink octet/packet counters, booked with the one network model
+(``xrdsim.netmodel``, which ``xrdsim validate`` and the scorer invert with the same parameters).
 
-Wire bytes are counted at the IP layer: TCP payload plus ``header`` bytes (IP 20 + TCP 32
-with timestamps = 52) per segment of MSS = MTU − header; one pure ACK per ``ack_every``
-segments the other way; UDP datagrams plus 8 + 20 per IP fragment. Flows are booked in
-chunks of whole ACK groups, so the sum over a flow equals the model of its total exactly.
+Counted bytes are what Linux interface counters count: TCP payload plus IP/TCP headers and the
+Ethernet header per packet (segments of MSS = MTU − IP/TCP header); pure ACKs the other way at
+a rate drawn once per connection from the model's ACK distribution; UDP datagrams per IP
+fragment. Flows are booked in pieces through cumulative functions, so the sum over a flow
+equals the model of its total exactly, however it was cut.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
-from xrdsim.net import IP_HEADER, UDP_HEADER, fragment_count
+from xrdsim.netmodel import NetworkModel
 
 WRAP32 = 1 << 32
 
 
 def tcp_wire_bytes(payload_bytes: int, mtu: int = 1500, header_bytes: int = 52) -> tuple[int, int]:
     """(IP bytes, packets) carrying ``payload_bytes`` of TCP payload in full-MSS segments."""
-    segs = -(-payload_bytes // (mtu - header_bytes))
-    return payload_bytes + segs * header_bytes, segs
+    return NetworkModel(mtu, header_bytes, 0).data_wire(payload_bytes)
 
 
-def ack_wire_bytes(segments: int, ack_every: int = 2, header_bytes: int = 52) -> tuple[int, int]:
-    """(IP bytes, packets) of the pure ACKs answering ``segments`` data segments."""
-    acks = -(-segments // ack_every)
-    return acks * header_bytes, acks
+def ack_wire_bytes(segments: int, ack_every: float = 2, header_bytes: int = 52) -> tuple[int, int]:
+    """(IP bytes, packets) of the pure ACKs answering ``segments`` data segments, one per ``ack_every``."""
+    return NetworkModel(1500, header_bytes, 0).acks(segments, 1.0 / ack_every)
 
 
 def retrans_wire_bytes(segments: int, rate: float, mtu: int = 1500) -> tuple[int, int]:
     """(IP bytes, packets) retransmitted: ⌊segments·rate⌋ full-size segments."""
-    n = int(segments * rate)
-    return n * mtu, n
+    return NetworkModel(mtu, 52, 0, retrans_rate=rate).retransmitted(segments)
 
 
 def udp_wire_bytes(payload_bytes: int, mtu: int = 1500) -> tuple[int, int]:
     """(IP bytes, packets) of one UDP datagram, IP-fragmented at ``mtu``."""
-    n = fragment_count(payload_bytes, mtu)
-    return payload_bytes + UDP_HEADER + IP_HEADER * n, n
+    return NetworkModel(mtu, 52, 0).udp_wire(payload_bytes)
 
 
 @dataclass(slots=True)
@@ -74,6 +73,7 @@ class Flow:
     t1: float
     booked_down: int = 0
     booked_up: int = 0
+    acks_per_segment: float = 0.0  # drawn at its first booking (0: not yet)
 
     def moved(self, t: float) -> tuple[int, int]:
         """(down, up) payload moved by ``t``, linear over [t0, t1]."""
@@ -84,25 +84,33 @@ class Flow:
 
 
 class NicModel:
-    """Books flows and datagrams on interfaces with the configured overhead model."""
+    """Books flows and datagrams on interfaces with ``model``; ``rng`` (from the scenario seed)
+    draws each connection's ACK rate."""
 
-    def __init__(self, mtu: int, header_bytes: int, ack_every: int, retrans_rate: float) -> None:
-        self.mtu, self.header, self.ack_every, self.retrans = mtu, header_bytes, ack_every, retrans_rate
-        self.unit = (mtu - header_bytes) * ack_every
+    def __init__(self, model: NetworkModel, rng: random.Random) -> None:
+        self.model, self.rng = model, rng
+        self.mtu = model.mtu
         self._udp: dict[int, tuple[int, int]] = {}
 
+    def _acks_of(self, flow: Flow) -> float:
+        if not flow.acks_per_segment:
+            flow.acks_per_segment = 1.0 / self.model.ack.draw(self.rng)
+        return flow.acks_per_segment
+
     def book(self, flow: Flow, down: int, up: int) -> None:
-        """Add ``down``/``up`` payload bytes of ``flow`` with their headers and ACKs
-        (``tcp_wire_bytes`` and ``ack_wire_bytes``, inlined: this runs for every transfer)."""
-        mss, header, every = self.mtu - self.header, self.header, self.ack_every
-        if down > 0:
-            segs = -(-down // mss)
-            acks = -(-segs // every)
-            self._move(flow, True, down, down + segs * header, segs, acks * header, acks)
-        if up > 0:
-            segs = -(-up // mss)
-            acks = -(-segs // every)
-            self._move(flow, False, up, up + segs * header, segs, acks * header, acks)
+        """Add ``down``/``up`` payload bytes of ``flow`` (past what it booked already) with their
+        headers and ACKs: differences of the model's cumulative counts, so pieces sum exactly."""
+        m, k = self.model, self._acks_of(flow)
+        for server_sends, before, n in ((True, flow.booked_down, down), (False, flow.booked_up, up)):
+            if n <= 0:
+                continue
+            w0, s0 = m.data_wire(before)
+            w1, s1 = m.data_wire(before + n)
+            a0, p0 = m.acks(s0, k)
+            a1, p1 = m.acks(s1, k)
+            self._move(flow, server_sends, n, w1 - w0, s1 - s0, a1 - a0, p1 - p0)
+        flow.booked_down += max(down, 0)
+        flow.booked_up += max(up, 0)
 
     def _move(self, flow: Flow, server_sends: bool, payload: int, wire: int, pkts: int, ack: int, acks: int) -> None:
         sender, receiver = (flow.server, flow.remote) if server_sends else (flow.remote, flow.server)
@@ -121,24 +129,22 @@ class NicModel:
                 o.rx_bytes += fwd; o.rx_packets += fp; o.tx_bytes += back; o.tx_packets += bp
 
     def progress(self, flow: Flow, t: float) -> None:
-        """Book what ``flow`` moved by ``t``, in whole ACK groups (exact in sum)."""
+        """Book what ``flow`` moved by ``t``, in whole segments."""
+        mss = self.model.mss
         down, up = flow.moved(t)
-        d = down // self.unit * self.unit - flow.booked_down
-        u = up // self.unit * self.unit - flow.booked_up
+        d = down // mss * mss - flow.booked_down
+        u = up // mss * mss - flow.booked_up
         if d > 0 or u > 0:
             self.book(flow, max(d, 0), max(u, 0))
-            flow.booked_down += max(d, 0)
-            flow.booked_up += max(u, 0)
 
     def finish(self, flow: Flow, down: int | None = None, up: int | None = None) -> None:
         """Book the rest of ``flow`` (or of a shortened ``down``/``up``) plus retransmissions."""
         total_d = flow.down if down is None else down
         total_u = flow.up if up is None else up
         self.book(flow, max(total_d - flow.booked_down, 0), max(total_u - flow.booked_up, 0))
-        if self.retrans > 0:
+        if self.model.retrans_rate > 0:
             for tx_side, nbytes in ((True, total_d), (False, total_u)):
-                segs = tcp_wire_bytes(nbytes, self.mtu, self.header)[1]
-                wire, n = retrans_wire_bytes(segs, self.retrans, self.mtu)
+                wire, n = self.model.retransmitted(self.model.segments(nbytes))
                 if n:
                     self._move(flow, tx_side, 0, wire, n, 0, 0)
 
@@ -146,7 +152,7 @@ class NicModel:
         """Book one monitoring datagram sent by ``host`` (and out of its site)."""
         sized = self._udp.get(payload_bytes)
         if sized is None:
-            sized = self._udp[payload_bytes] = udp_wire_bytes(payload_bytes, self.mtu)
+            sized = self._udp[payload_bytes] = self.model.udp_wire(payload_bytes)
         wire, pkts = sized
         host.tx_bytes += wire; host.tx_packets += pkts; host.monitoring_bytes += wire
         if uplink is not None:
@@ -154,7 +160,7 @@ class NicModel:
 
     def background(self, host: Octets, nbytes: int) -> None:
         """Book ``nbytes`` of other traffic each way on ``host`` (full-MTU packets)."""
-        pkts = -(-nbytes // self.mtu)
+        pkts = -(-nbytes // (self.mtu + self.model.link_header_bytes))
         host.rx_bytes += nbytes; host.tx_bytes += nbytes; host.rx_packets += pkts; host.tx_packets += pkts
 
 

@@ -18,7 +18,7 @@ import simpy
 
 from xrdsim.datagram import Datagram
 from xrdsim.net import Path
-from xrdsim.sim.client import Job, report_tpc, transfer_row
+from xrdsim.sim.client import Job, transfer_row
 from xrdsim.sim.config import SimConfig, check_config
 from xrdsim.sim.faults import Faults
 from xrdsim.sim.nic import NicModel, Octets
@@ -38,7 +38,7 @@ class RunContext:
         self.env = simpy.Environment()
         self.world = build_world(cfg)
         n = cfg.nic
-        self.nic = NicModel(n.mtu, n.tcp_header_bytes, n.ack_every, n.retrans_rate)
+        self.nic = NicModel(n.model(), self.rng("nic"))
         self.outbox = Outbox(truth, self.nic, carried)
         self.uplinks = [Octets() for _ in self.world.sites]
         self.flows: dict = {}
@@ -73,8 +73,6 @@ class RunContext:
         """Log one finished transfer in the truth."""
         self.stats[kind] += 1
         self.truth.add("transfers", transfer_row(self, xfer, job, totals, payload, kind, t))
-        if job.tpc_source is not None and kind != "never":
-            report_tpc(job, xfer, totals[2], kind == "explicit", t)
 
     def record_lost(self, xfer: Transfer, t: float) -> None:
         """A transfer whose close will never be sent (restart, or still open at the end)."""

@@ -9,69 +9,101 @@ fidelity``) drives a real server with the same steps.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from xrdsim.sim.client import XROOT_REQUEST, XROOT_RESPONSE, XROOT_SESSION, Job, login
+from xrdsim.netmodel import Framing, http_heads, xroot_close, xroot_open, xroot_request
+from xrdsim.sim.client import Job, login
 from xrdsim.sim.config import SessionConfig, StepConfig
 from xrdsim.sim.liveio import LiveIo
 from xrdsim.sim.nic import Flow
-from xrdsim.sim.server import Conn, Server, Transfer, version_tuple
+from xrdsim.sim.server import HTTP_PUT_COUNTED, Conn, Server, Transfer
+from xrdsim.sim.site import User
 from xrdsim.sim.spawn import spawn
+from xrdsim.sim.tpc import tpc_text, tpc_url
+from xrdsim.wire import RedirKind, RedirOp
 
 if TYPE_CHECKING:
     from xrdsim.sim.run import RunContext
 
 #: Seconds one request takes besides its bytes on the wire (a loopback round trip and the disk).
 REQUEST_S = 0.002
-#: XRootD counts HTTP PUT bytes from this version on (xrootd/xrootd#2368).
-HTTP_PUT_COUNTED = (5, 7, 3)
-READV_ELEMENT = 16
-HTTP_HEADERS = (320, 420)
+#: The TPC pgm copy (xrdcp run by the destination) reads with pgread in requests of this size.
+PGREAD_CHUNK = 8 * 1024 * 1024
+#: Seconds from the end of a TPC copy to the client's closes and logouts (real 5.5.3 with
+#: ``xrdcp --tpc only``: they come 2–3 s after the copy).
+TPC_LINGER_S = 2.3
+#: The link number XRootD prints in a TPC record's ``Client`` (``user.pid:fd@host``): the fd
+#: of the client's link, a small number the check normalises.
+TPC_CLIENT_FD = 24
 
 
 class ScriptedClient:
     """One scripted session's state at its server: the link and its open files."""
 
-    def __init__(self, ctx: "RunContext", sc: SessionConfig, job: Job) -> None:
-        self.ctx, self.sc, self.job, self.srv = ctx, sc, job, job.server
+    def __init__(self, ctx: "RunContext", sc: SessionConfig | None, job: Job, rng: random.Random) -> None:
+        self.ctx, self.sc, self.job, self.srv, self.rng = ctx, sc, job, job.server, rng
         self.conn: Conn | None = None
         self.files: list[Transfer] = []
+        # Link bytes not yet on a transfer's flow (login, stat, kXR_set): the next open
+        # carries them, as a generated session's first transfer carries its login, so the
+        # truth's transfer payloads add up to the NIC's; the disconnect books what is left.
+        self.pending = [0, 0]
 
     @property
     def now(self) -> float:
         return self.ctx.env.now
+
+    @property
+    def framing(self) -> Framing:
+        """The scenario's protocol framing (``nic.framing``, ``xrdsim.netmodel``)."""
+        return self.ctx.nic.model.framing
 
     def wait(self, nbytes: int) -> object:
         """The event of one request of ``nbytes`` completing."""
         return self.ctx.env.timeout(REQUEST_S + nbytes * 8.0 / self.ctx.cfg.workload.stream_bps)
 
     def book(self, xfer: Transfer | None, down: int, up: int) -> None:
-        """Payload of one request: on its file's flow, or straight on the link."""
+        """Payload of one request: on its file's flow, or pending on the link."""
         if xfer is not None:
             flow = xfer.flow
             flow.down, flow.up, flow.t1 = flow.down + down, flow.up + up, self.now
             return
-        self.ctx.nic.finish(Flow(self.srv.octets, self.ctx.uplinks_for(self.job), None, down, up, self.now, self.now))
-        self.conn.out_bytes += down
-        self.conn.in_bytes += up
+        self.pending[0] += down
+        self.pending[1] += up
+
+    def hand_over(self, other: "ScriptedClient") -> None:
+        """Let ``other`` (a link of the same client to the same server) carry this link's
+        pending bytes: the NIC sees the same endpoints either way."""
+        other.pending = [other.pending[0] + self.pending[0], other.pending[1] + self.pending[1]]
+        self.pending = [0, 0]
+
+    def _book_pending(self) -> None:
+        down, up = self.pending
+        if down or up:
+            self.ctx.nic.finish(Flow(self.srv.octets, self.ctx.uplinks_for(self.job), self.job.remote, down, up, self.now, self.now))
+            self.conn.out_bytes += down
+            self.conn.in_bytes += up
+        self.pending = [0, 0]
 
     def connect(self) -> None:
         """Log in (handshake and login on the wire for xroot)."""
         self.conn = login(self.ctx, self.srv, self.job)
         if self.job.proto == "xroot":
-            self.book(None, *XROOT_SESSION)
+            self.book(None, *self.framing.session)
 
     def open(self, lfn: str, size: int, mode: str, uncounted_writes: bool = False) -> Transfer:
         """Open ``lfn``: ``d``, f OPEN and t OPEN now; its requests come later. Real 5.5.3
         flags an OPEN rw only for update/write access: a create (kXR_new) shows r."""
         io = LiveIo(count_writes=not uncounted_writes)
-        flow = Flow(self.srv.octets, self.ctx.uplinks_for(self.job), None, 0, 0, self.now, self.now)
+        flow = Flow(self.srv.octets, self.ctx.uplinks_for(self.job), self.job.remote, *self.pending, self.now, self.now)
+        self.pending = [0, 0]
         fsz = size if mode in ("read", "update") else 0
         xfer = self.srv.open(self.now, self.conn, lfn, fsz, mode in ("update", "write"), io, float("inf"), flow,
                              self.ctx.next_transfer())
         if self.job.proto == "xroot":
-            self.book(xfer, XROOT_RESPONSE + 4, XROOT_REQUEST + len(lfn))
+            self.book(xfer, *xroot_open(self.framing, lfn, create=mode in ("create", "write")))
         self.files.append(xfer)
         return xfer
 
@@ -79,29 +111,46 @@ class ScriptedClient:
         """Issue one request on the file opened last; the event of its completion."""
         xfer = self.files[-1]
         req = xfer.mf.plan.add(kind, self.now, pieces)
-        n, extra = req.nbytes, READV_ELEMENT * len(pieces) if kind == "readv" else 0
+        n = req.nbytes
         self.srv.stats.request(kind, n, len(pieces))
         if self.job.proto != "xroot":
             self.book(xfer, n if kind != "write" else 0, n if kind == "write" else 0)
-        elif kind == "write":
-            self.book(xfer, XROOT_RESPONSE, XROOT_REQUEST + n)
         else:
-            self.book(xfer, XROOT_RESPONSE + n + extra, XROOT_REQUEST + extra)
+            pg = kind == "pgread"
+            self.book(xfer, *xroot_request(self.framing, "read" if pg else kind, n, len(pieces), pg))
         return self.wait(n)
 
     def close(self, xfer: Transfer | None = None) -> None:
         """Close ``xfer`` (the file opened last): f and t CLOSE, truth row."""
         xfer = xfer or self.files[-1]
         self.files.remove(xfer)
+        if not self.srv.alive(self.conn):  # lost in a restart: the restart accounted for it
+            return
         if self.job.proto == "xroot":
-            self.book(xfer, XROOT_RESPONSE, XROOT_REQUEST)
+            self.book(xfer, *xroot_close(self.framing))
         totals, payload = self.srv.close(self.now, xfer)
         self.ctx.record(xfer, self.job, totals, payload, "explicit", self.now)
+
+    def open_missing(self, lfn: str) -> None:
+        """Open a file the server does not have: no file, no record; REDLOCAL to the site's
+        ``enoent_redirect`` target when it covers ``lfn`` (``xrootd.redirect … enoent``)."""
+        srv, sites = self.srv, self.ctx.cfg.sites
+        rule = sites[srv.site.index].enoent_redirect if sites else None
+        srv.stats.errors += 1  # XRootD counts the error before it looks for a redirect
+        if rule is not None and rule.covers(lfn):
+            srv.send_away(self.now, self.conn, RedirOp.OPENR, rule.host, rule.port, lfn, RedirKind.REDLOCAL)
+        else:
+            self.book(None, self.framing.not_found_reply_bytes, self.framing.request_bytes + len(lfn))
+
+    def peer(self, srv: Server, **job_fields) -> "ScriptedClient":
+        """Another link of this client (or, with ``job_fields``, of another one) to ``srv``."""
+        return ScriptedClient(self.ctx, self.sc, dataclasses.replace(self.job, server=srv, **job_fields), self.rng)
 
     def disconnect(self) -> None:
         """The link ends: forced closes of what is still open, DISC."""
         if self.conn is None or not self.srv.alive(self.conn):
             return
+        self._book_pending()
         for xfer, totals, payload in self.srv.disconnect(self.now, self.conn):
             self.ctx.record(xfer, self.job, totals, payload, "forced", self.now)
         self.files.clear()
@@ -114,7 +163,10 @@ Step = Callable[[ScriptedClient, StepConfig], Iterator]
 
 
 def _open(c: ScriptedClient, st: StepConfig) -> Iterator:
-    c.open(st.lfn, st.size_bytes, st.mode)
+    if st.exists:
+        c.open(st.lfn, st.size_bytes, st.mode)
+    else:
+        c.open_missing(st.lfn)
     yield c.wait(0)
 
 
@@ -138,7 +190,7 @@ def _sendinfo(c: ScriptedClient, st: StepConfig) -> Iterator:
     c.srv.monitor.app_info(c.now, c.conn.mon, st.text)
     c.srv.stats.misc += 1  # kXR_set
     c.srv.flush()
-    c.book(None, XROOT_RESPONSE, XROOT_REQUEST + len(st.text))
+    c.book(None, c.framing.response_bytes, c.framing.request_bytes + len(st.text))
     yield c.wait(0)
 
 
@@ -151,17 +203,91 @@ def _http(c: ScriptedClient, st: StepConfig) -> Iterator:
     """One curl: connect, open, one request for the whole body, close, disconnect."""
     put = st.op == "put"
     c.connect()
-    uncounted = put and version_tuple(c.srv.spec.version) < HTTP_PUT_COUNTED
+    uncounted = put and not c.srv.counts_http_puts
     xfer = c.open(st.lfn, st.size_bytes, "write" if put else "read", uncounted_writes=uncounted)
-    c.book(xfer, HTTP_HEADERS[0], HTTP_HEADERS[1] + len(st.lfn))
+    c.book(xfer, *http_heads(c.framing, st.lfn, st.size_bytes, put))
     yield c.request("write" if put else "read", [(0, st.size_bytes)])
     c.close(xfer)
     c.disconnect()
 
 
+def _pgm_copy(c: ScriptedClient, src: Server, dst: Server, lfn: str, size: int) -> Iterator:
+    """What ``ofs.tpc pgm xrdcp`` does at the source: the destination runs xrdcp as its
+    daemon user, which logs in, reads ``lfn`` with pgread, closes, drops its bound second
+    stream (an f DISC of user 0) and logs out. The bytes cross from source to destination."""
+    daemon = User(dst.spec.unix_user, "", "", "")
+    pgm = c.peer(src, client=dst.spec.host, user=daemon, app="xrdcp", auth=False, ipv6=False, tpc=True,
+                 client_pid=c.rng.randrange(1000, 2**22), client_release=dst.spec.version,
+                 remote=None if src is dst else dst.octets, host_text="", tpc_source=None)
+    pgm.connect()
+    pgm.open(lfn, size, "read")
+    yield pgm.wait(0)
+    for off in range(0, size, PGREAD_CHUNK):
+        yield pgm.request("pgread", [(off, min(PGREAD_CHUNK, size - off))])
+    pgm.close()
+    src.unbind(pgm.now)
+    pgm.disconnect()
+
+
+def _tpc(c: ScriptedClient, st: StepConfig) -> Iterator:
+    src = c.ctx.by_site[st.source_site][st.source_server]
+    yield from tpc_copy(c, src, st.source_lfn or st.lfn, st.lfn, st.size_bytes)
+
+
+def tpc_copy(c: ScriptedClient, src: Server, src_lfn: str, lfn: str, size: int) -> Iterator:
+    """``xrdcp --tpc only`` run by ``c``'s client, ``c``'s server pulling ``src_lfn`` of
+    ``src`` into ``lfn`` through ``ofs.tpc pgm xrdcp`` (real 5.5.3): the client logs in twice
+    at each server, probes and then holds the source open, opens the destination for write
+    (fsz 0), waits for the copy, closes both, logs out. The destination's CLOSE shows write
+    0 and its ``P`` record ``Size`` 0: only the source's pgread record carries the bytes.
+    Scripted ``tpc`` steps and generated TPC jobs both copy this way."""
+    ctx, dst = c.ctx, c.srv
+    if src.down_until > ctx.env.now or dst.down_until > ctx.env.now:
+        ctx.stats["refused"] += 1
+        return
+    fields = dict(tpc=True, app="xrdcp", tpc_source=None)
+    # One server: two links, the second doing everything. Two servers: the source's opening
+    # link logs in first, the destination's stat-only link first (real 5.5.3 dictid order).
+    if src is dst:
+        aux, main = c.peer(dst, **fields), c.peer(dst, **fields)
+        links, s_main, s_aux = [aux, main], main, None
+    else:
+        s_main, aux, s_aux, main = (c.peer(srv, **fields) for srv in (src, dst, src, dst))
+        links = [s_main, aux, s_aux, main]
+    for link in links:
+        link.connect()
+    aux.book(None, aux.framing.not_found_reply_bytes, aux.framing.request_bytes + len(lfn))  # stat: not there yet
+    aux.hand_over(main)
+    if s_aux is not None:
+        s_aux.hand_over(s_main)
+    s_main.open(src_lfn, size, "read")
+    yield s_main.wait(0)
+    s_main.close()
+    held_dst = main.open(lfn, 0, "write")
+    held_src = s_main.open(src_lfn, size, "read")
+    yield s_main.wait(0)
+    # XrdCl syncs the destination twice (start the copy, wait for it); the copy is a grant
+    dst.stats.syncs += 2
+    dst.stats.tpc_grants += 1
+    begin = ctx.env.now
+    yield from _pgm_copy(c, src, dst, src_lfn, size)
+    client = main.conn.mon.userid.split("/", 1)[1].split(":", 1)[0]
+    host = main.job.host_text or main.job.client.name
+    base = dst.wire_base()
+    text = tpc_text(f"{client}:{TPC_CLIENT_FD}@{host}", base + begin, base + ctx.env.now, True, True,
+                    tpc_url(src.spec.host.name, src.spec.port, src_lfn), tpc_url(dst.spec.host.name, dst.spec.port, lfn), 0)
+    dst.monitor.tpc_done(ctx.env.now, text)
+    dst.flush()
+    yield ctx.env.timeout(TPC_LINGER_S)
+    s_main.close(held_src)
+    main.close(held_dst)
+    for link in ([aux, main] if s_aux is None else [s_aux, s_main, aux, main]):
+        link.disconnect()
+
+
 STEPS: dict[str, Step] = {
     "open": _open, "read": _read, "readv": _readv, "write": _write, "sleep": _sleep,
-    "sendinfo": _sendinfo, "close": _close, "get": _http, "put": _http,
+    "sendinfo": _sendinfo, "close": _close, "tpc": _tpc, "get": _http, "put": _http,
 }
 
 
@@ -170,14 +296,18 @@ def run_session(ctx: "RunContext", sc: SessionConfig, rng: random.Random) -> Ite
     the server notices at once, as on loopback, and force-closes what was open)."""
     srv = ctx.by_site[sc.site][sc.server]
     job = session_job(ctx, sc, srv, rng)
-    client = ScriptedClient(ctx, sc, job)
-    if sc.proto == "xroot":
+    client = ScriptedClient(ctx, sc, job, rng)
+    # A TPC runs xrdcp, with links of its own: a session of TPC steps (and pauses) alone
+    # never logs in itself.
+    tpc_only = any(st.op == "tpc" for st in sc.steps) and all(st.op in ("tpc", "sleep") for st in sc.steps)
+    linked = sc.proto == "xroot" and not tpc_only
+    if linked:
         client.connect()
     for st in sc.steps:
         if st.op == "kill":
             break
         yield from STEPS[st.op](client, st)
-    if sc.proto == "xroot":
+    if linked:
         client.disconnect()
 
 
@@ -189,6 +319,13 @@ def session_job(ctx: "RunContext", sc: SessionConfig, srv: Server, rng: random.R
                auth=sc.auth, client_pid=rng.randrange(1000, 2**22))
 
 
+def generated_tpc(ctx: "RunContext", job: Job, rng: random.Random) -> Iterator:
+    """A generated TPC job: ``job``'s client copies its one file from ``job.tpc_source`` to
+    ``job.server`` exactly as a scripted ``tpc`` step does."""
+    fa = job.files[0]
+    yield from tpc_copy(ScriptedClient(ctx, None, job, rng), job.tpc_source, fa.lfn, fa.lfn, fa.size)
+
+
 def scripted_sessions(ctx: "RunContext", rng: random.Random) -> Iterator:
     """Start every scripted session at its time, in time order."""
     for sc in sorted(ctx.cfg.workload.sessions, key=lambda s: s.at_s):
@@ -197,4 +334,5 @@ def scripted_sessions(ctx: "RunContext", rng: random.Random) -> Iterator:
         spawn(run_session(ctx, sc, rng))
 
 
-__all__ = ["HTTP_PUT_COUNTED", "REQUEST_S", "STEPS", "ScriptedClient", "run_session", "scripted_sessions", "session_job"]
+__all__ = ["HTTP_PUT_COUNTED", "REQUEST_S", "STEPS", "ScriptedClient", "generated_tpc", "run_session", "scripted_sessions", "session_job",
+           "tpc_copy"]

@@ -19,7 +19,7 @@ from xrdsim.sim.servstats import ServerStats
 from xrdsim.sim.site import ServerSpec, Site
 from xrdsim.sim.sockets import dest_address
 from xrdsim.sim.summary import report_payload
-from xrdsim.wire import Dialect
+from xrdsim.wire import Dialect, RedirKind
 
 if TYPE_CHECKING:
     from xrdsim.sim.run import RunContext
@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 #: Payload of an open request at a redirector and of its kXR_redirect answer (+ host, + path).
 REDIRECT_REQUEST = 24 + 16
 REDIRECT_RESPONSE = 8 + 4
+
+
+#: XRootD counts HTTP PUT bytes from this version on (xrootd/xrootd#2368).
+HTTP_PUT_COUNTED = (5, 7, 3)
 
 
 def version_tuple(ver: str) -> tuple[int, ...]:
@@ -94,6 +98,7 @@ class Server:
         self.src: list[Address] = [(spec.host.ip4, p) for p in ports]
         self.dst: list[Address] = [dest_address(d.host, d.port) for d in ctx.cfg.monitor.dests]
         self.new_session_ids = version_tuple(spec.version) >= (5, 6, 5)
+        self.counts_http_puts = version_tuple(spec.version) >= HTTP_PUT_COUNTED
         self.monitor: Monitor = self._monitor(0.0)
 
     # ---------------------------------------------------------------- incarnations
@@ -229,11 +234,21 @@ class Server:
         self.flush()
         return closed
 
+    def unbind(self, t: float) -> None:
+        """A bound secondary stream of a client ended (``Monitor.unbind``)."""
+        self.monitor.unbind(t)
+        self.flush()
+
     def redirect(self, t: float, conn: Conn, op: int, target: "Server", path: str) -> None:
-        """As a redirector: send ``conn``'s client to ``target`` for ``path`` (r-stream, §6);
-        the request and the redirect response cross this host's NIC."""
-        self.monitor.redirect(t, conn.mon, op, target.spec.host.name, target.spec.port, path)
-        down, up = REDIRECT_RESPONSE + len(target.spec.host.name), REDIRECT_REQUEST + len(path)
+        """As a redirector: send ``conn``'s client to ``target`` for ``path`` (r-stream, §6)."""
+        self.send_away(t, conn, op, target.spec.host.name, target.spec.port, path, RedirKind.REDIRECT)
+
+    def send_away(self, t: float, conn: Conn, op: int, host: str, port: int, path: str, kind: RedirKind) -> None:
+        """Redirect ``conn``'s client to ``host:port`` for ``path`` (REDIRECT, or REDLOCAL for
+        an ``enoent`` redirect of a data server); the request and the redirect response
+        cross this host's NIC."""
+        self.monitor.redirect(t, conn.mon, op, host, port, path, kind)
+        down, up = REDIRECT_RESPONSE + len(host), REDIRECT_REQUEST + len(path)
         self.ctx.nic.finish(Flow(self.octets, self.ctx.uplinks_for(conn.info), None, down, up, t, t))
         conn.out_bytes += down
         conn.in_bytes += up
@@ -337,4 +352,4 @@ def report_timer(srv: Server, inc: int) -> Iterator:
 
 
 __all__ = ["Conn", "LinkTotals", "Server", "Transfer", "flush_timer", "fstat_timer", "ident_timer", "io_timer", "report_timer",
-           "version_tuple"]
+           "HTTP_PUT_COUNTED", "version_tuple"]

@@ -33,6 +33,8 @@ class ServerStats:
     buffs: int = 0
     buff_mem: int = 0
     written_kib: int = 0
+    syncs: int = 0
+    tpc_grants: int = 0
 
     def connected(self, xroot: bool, auth: bool) -> None:
         """A link was accepted (``xroot``: a login followed; ``auth``: with credentials)."""
@@ -44,7 +46,7 @@ class ServerStats:
 
     def request(self, kind: str, nbytes: int, segs: int = 0) -> None:
         """One read/readv/write request: its counter and a buffer from the pool."""
-        if kind == "read":
+        if kind in ("read", "pgread"):
             self.reads += 1
         elif kind == "readv":
             self.readvs += 1
@@ -66,9 +68,10 @@ class ServerStats:
             "xrootd": {
                 "num": self.sessions, "err": self.errors,
                 "ops": {"open": self.opens, "rd": self.reads, "rv": self.readvs, "rs": self.readv_segs, "wr": self.writes,
-                        "misc": self.misc},
+                        "sync": self.syncs, "misc": self.misc},
                 "lgn": {"num": self.logins, "au": self.auth_logins, "ua": self.logins - self.auth_logins},
             },
+            "ofs": {"tpc": {"grnt": self.tpc_grants}},
             "oss": {"@v": "2", "paths": {"#text": 1, "stats": [{
                 "@id": "0", "lp": "/", "rp": "/data/", "tot": OSS_TOTAL_KIB, "free": OSS_TOTAL_KIB // 2 - self.written_kib,
                 "ino": OSS_INODES, "ifr": OSS_INODES - self.opens}]}, "space": 0},

@@ -16,8 +16,9 @@ RC_ABORTED = 104
 
 
 def tpc_url(host: str, port: int, lfn: str) -> str:
-    """``root://host:port//lfn``: a local path as XRootD 5.5+ prints it in TPC records."""
-    return f"root://{host}:{port}/{lfn}"
+    """``xroot://host:port//lfn``: a URL as XRootD prints it in TPC records, its scheme the
+    TPC protocol's name (``XrdXrootdTpcMon``; real 5.5.3: ``xroot://vm:1094//f.bin``)."""
+    return f"xroot://{host}:{port}/{lfn}"
 
 
 def utc(t_unix: float) -> datetime:

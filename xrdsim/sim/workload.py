@@ -1,7 +1,7 @@
 """Job arrivals and access patterns: Poisson with a daily cycle, per site, plus scripted jobs.
 
 Patterns: full, partial and vector reads, writes (pgwrite for xroot clients that use it),
-long sessions with idle gaps, third-party copies (source read + destination write); xroot
+long sessions with idle gaps, third-party copies (``script.tpc_copy``: the pgm pull); xroot
 and HTTP shares; concurrent transfers share the server NIC at start.
 """
 
@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from xrdsim.sim.client import FileAccess, Job, session
 from xrdsim.sim.config import JobConfig, WorkloadConfig
 from xrdsim.sim.iostats import IoPlan, readv_series, series
+from xrdsim.sim.script import generated_tpc
 from xrdsim.sim.server import Server
 from xrdsim.sim.site import Host, User
 from xrdsim.sim.spawn import spawn
+from xrdsim.wire import Dialect
 
 if TYPE_CHECKING:
     from xrdsim.sim.run import RunContext
@@ -85,6 +87,8 @@ class JobMaker:
         if kind == "write":
             lfn = lfn.rsplit("/", 1)[0] + f"/out_{rng.getrandbits(40):010x}.root"
         plan, moved, rw = _plan(kind, size, wl, rng, pg)
+        if rw and proto != "xroot" and not srv.counts_http_puts and self.ctx.cfg.dialect is not Dialect.DCACHE:
+            plan.count_writes = False
         return FileAccess(lfn, size, plan, duration(self.ctx, srv, moved), rw)
 
     def make(self, site: int) -> list[Job]:
@@ -113,17 +117,15 @@ class JobMaker:
         return pick(self.rng, servers)
 
     def _tpc(self, dst: Server, user: User) -> list[Job]:
+        """``xrdcp --tpc only`` from a worker node: ``dst`` pulls a file of another site's
+        server (``script.tpc_copy``, as XRootD's ``ofs.tpc pgm xrdcp`` does)."""
         ctx, rng = self.ctx, self.rng
         others = [s for s in ctx.servers if s.site.index != dst.site.index] or ctx.servers
         src = others[rng.randrange(len(others))]
         lfn, size = rng.choice(ctx.world.catalogue[user.vo])
-        dur = duration(ctx, src, size)
-        read = FileAccess(lfn, size, IoPlan(read=series(size, ctx.cfg.workload.block_bytes)), dur, False)
-        write = FileAccess(lfn, size, IoPlan(write=series(size, ctx.cfg.workload.block_bytes)), dur, True)
-        common = dict(user=user, proto="xroot", ipv6=rng.random() < ctx.cfg.workload.ipv6_share, tpc=True,
-                      app="xrootd-tpc", auth=True, client_pid=rng.randrange(1000, 2**22))
-        return [Job(src, dst.spec.host, files=[read], remote=dst.octets, **common),
-                Job(dst, self._client(dst.site.index), files=[write], tpc_source=src, **common)]
+        copy = FileAccess(lfn, size, IoPlan(), duration(ctx, src, size), True)
+        return [Job(dst, self._client(dst.site.index), user, "xroot", rng.random() < ctx.cfg.workload.ipv6_share, [copy],
+                    app="xrdcp", tpc=True, auth=True, client_pid=rng.randrange(1000, 2**22), tpc_source=src)]
 
 
 def arrivals(ctx: "RunContext", site: int, maker: JobMaker, rng: random.Random) -> Iterator:
@@ -139,7 +141,7 @@ def arrivals(ctx: "RunContext", site: int, maker: JobMaker, rng: random.Random) 
         if rng.random() * top <= daily_factor(base + t, wl.daily_amplitude, wl.peak_hour):
             yield env.timeout(t - env.now)
             for job in maker.make(site):
-                spawn(session(ctx, job))
+                spawn(generated_tpc(ctx, job, rng) if job.tpc_source is not None else session(ctx, job))
 
 
 def scripted_job(ctx: "RunContext", jc: JobConfig, rng: random.Random) -> Job:

@@ -28,6 +28,8 @@ STARTED_INSIDE_S = 1.0
 #: direction → the record bytes that cross the network that way.
 RECORD_BYTES = {Direction.IN: lambda r: r.write_bytes, Direction.OUT: lambda r: r.read_bytes}
 #: direction → the summary link delta (spec §8.3) of it.
+#: How many standard deviations of the pure-ACK model a counters comparison allows.
+ACK_SIGMAS = 3.0
 LINK_DELTA = {Direction.IN: lambda s: s.link_in_delta, Direction.OUT: lambda s: s.link_out_delta}
 
 
@@ -36,7 +38,9 @@ class Comparison:
     """One subject, protocol and direction: monitored bytes (records), network bytes, the summary
     ``link`` bytes of the same servers, every protocol together (None without summaries), how the
     network side was matched, per bin (bin start, monitored, network), the ``requests``
-    (transfers) of the subject and the monitored ``past_eof_bytes`` no file could deliver."""
+    (transfers) of the subject, the monitored ``past_eof_bytes`` no file could deliver and the
+    ``margin_bytes`` the network side may be off by the pure-ACK model (counters: 3 σ over the
+    subject's transfers, each a connection)."""
 
     subject: str
     direction: Direction
@@ -48,6 +52,7 @@ class Comparison:
     protocol: str = ALL
     requests: int = 0
     past_eof_bytes: int = 0
+    margin_bytes: float = 0.0
 
     @property
     def name(self) -> str:
@@ -152,16 +157,19 @@ def compare(side: NetworkSide, records: Sequence[TransferRecord], samples: Seque
             network = sub.network[d]
             summary = sum(link[(label, d)] for label in sub.servers) if has_link & set(sub.servers) else None
             eof = sum(m.past_eof for m in parts) if d is Direction.OUT else 0
+            connections = sum(m.transfers for (label, _), m in mon.items() if label in sub.servers)
+            margin = ACK_SIGMAS * sub.ack_spread.get(d, 0.0) / math.sqrt(max(connections, 1))
             out.append(Comparison(sub.label, d, round(sum(monitored)), sum(network), summary, sub.matched_by,
-                                  tuple(zip(starts, monitored, network)), sub.protocol, sum(m.transfers for m in parts), eof))  # fmt: skip
+                                  tuple(zip(starts, monitored, network)), sub.protocol, sum(m.transfers for m in parts), eof, margin))  # fmt: skip
     return out
 
 
 def tolerance_expectation(tolerance: float, allowance: float = 0.0, c: Comparison | None = None) -> Expectation:
     """The expectation a comparison's judged ratio is held to: within tolerance + allowance ×
     requests / network of 1 (without ``c``: the tolerance alone)."""
-    extra = allowance * c.requests / c.network_bytes if c is not None and c.network_bytes >= 0.5 else 0.0
+    extra = (allowance * c.requests + c.margin_bytes) / c.network_bytes if c is not None and c.network_bytes >= 0.5 else 0.0
     text = f"|1 − ratio| ≤ {tolerance:.3g}" + (f" + {allowance:,.0f} B × {c.requests} requests" if c is not None and allowance else "")
+    text += f" + {c.margin_bytes:,.0f} B ACK margin" if c is not None and c.margin_bytes >= 0.5 else ""
     return Expectation(text, "..", 1.0 - tolerance - extra, 1.0 + tolerance + extra)
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from replay import Direction, EndpointBytes, TcpAccounting
 from xrdsim.counters import CounterTable
 from xrdsim.errors import UserError
-from xrdsim.score import Bins, Overhead
+from xrdsim.netmodel import NetworkModel
+from xrdsim.score import Bins
 from xrdsim.validation.servers import XROOT, ServerFacts
 
 DIRECTIONS = (Direction.IN, Direction.OUT)
@@ -34,6 +35,7 @@ class Subject:
     matched_by: str
     network: dict[Direction, list[float]] = field(default_factory=dict)
     protocol: str = "all"
+    ack_spread: dict[Direction, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -112,7 +114,7 @@ def match_host(host: str, servers: Sequence[ServerFacts]) -> list[ServerFacts]:
 
 
 def counters_side(table: CounterTable, servers: Sequence[ServerFacts], bins: Bins, span: tuple[float, float],
-                  overhead: Overhead, interfaces: Collection[str] | None = None) -> NetworkSide:
+                  overhead: NetworkModel, interfaces: Collection[str] | None = None) -> NetworkSide:
     """Subjects = counter hosts with monitored servers; network = payload bytes inverted from
     their rx/tx counters over the capture's ``span`` (bin edges clipped to it)."""
     table = table.placed(*span)
@@ -121,8 +123,7 @@ def counters_side(table: CounterTable, servers: Sequence[ServerFacts], bins: Bin
     pairs = [(h, match_host(h, servers)) for h in table.hosts]
     if len(table.hosts) == 1 and not pairs[0][1] and len(servers) == 1:
         pairs = [(table.hosts[0], list(servers))]
-    side = NetworkSide(f"payload bytes inverted from the interface counters in {table.path} ({table.form}; MTU {overhead.mtu}, "
-                       f"{overhead.header_bytes} B headers per segment, one ACK per {overhead.ack_every} segments)", [])  # fmt: skip
+    side = NetworkSide(f"payload bytes inverted from the interface counters in {table.path} ({table.form}; {overhead.describe()})", [])
     for host, matched in pairs:
         if not matched:
             side.notes.append(f"counters of host {host!r} match no monitored server")
@@ -131,7 +132,9 @@ def counters_side(table: CounterTable, servers: Sequence[ServerFacts], bins: Bin
         tx = table.deltas(host, Direction.OUT, edges, interfaces=interfaces)
         payload = [overhead.payload(t, r) for t, r in zip(tx, rx)]
         network = {Direction.IN: [p[1] for p in payload], Direction.OUT: [p[0] for p in payload]}
-        side.subjects.append(Subject(host, [s.label for s in matched], f"counters host {host}", network))
+        # the ACKs counted in one direction answer the data of the other
+        spread = {Direction.IN: overhead.ack_spread(sum(network[Direction.OUT])), Direction.OUT: overhead.ack_spread(sum(network[Direction.IN]))}
+        side.subjects.append(Subject(host, [s.label for s in matched], f"counters host {host}", network, ack_spread=spread))
     if not side.subjects:
         names = ", ".join(f"{s.label} ({', '.join(sorted(s.ips))})" for s in servers) or "none"
         raise ValidationInputError(f"{table.path}: counters name host(s) {', '.join(table.hosts)}; none is a monitored server ({names})")
