@@ -25,6 +25,7 @@ from collector import Collector, CollectorConfig, Ended, TransferRecord, current
 from collector.run import run_live
 from collector.sinks import MemorySink
 from collector.sources import UdpSource
+from xrdsim.fidelity.realserver import free_port, listening, log_tail, place_file, start_xrootd, stop_process, wait_for
 from xrdsim.wire import FstreamPacket, decode
 
 CLIENTS = Path(__file__).resolve().parent / "clients"
@@ -35,25 +36,6 @@ PAGE = 4096
 #: dest2 the t-stream (files io iov) with the redirect stream; different masks on purpose.
 DEST1_MASK = "fstat info user"
 DEST2_MASK = "files io iov info user redir"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port free on ``host`` now (bound to port 0, then released)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate: Callable[[], object], seconds: float, step: float = 0.1) -> bool:
-    """Poll ``predicate`` until it is true or ``seconds`` passed; its last verdict."""
-    deadline = time.monotonic() + seconds
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return bool(predicate())
-        time.sleep(step)
 
 
 def pgwrite_bytes(size: int) -> int:
@@ -187,53 +169,25 @@ class Server:
 
     def put_file(self, path: str, data: bytes) -> None:
         """Write ``data`` at ``path`` straight into the data dir (no monitoring traffic)."""
-        full = self.data / path.lstrip("/")
-        full.parent.mkdir(parents=True, exist_ok=True)
-        full.write_bytes(data)
-        for p in [full, *full.parents]:
-            if p == self.data:
-                break
-            shutil.chown(p, "xrootd", "xrootd")
+        place_file(self.data, path, data)
 
     def start(self) -> None:
         """Start (or restart) the process and wait until it listens."""
         self.starts += 1
-        log = self.root / f"{self.name}.log"
-        err = open(self.root / f"{self.name}.{self.starts}.err", "wb")
-        cfg = self.root / f"{self.name}.cfg"
-        self.proc = subprocess.Popen(["xrootd", "-R", "xrootd", "-c", str(cfg), "-l", str(log)], stdout=subprocess.DEVNULL, stderr=err)
-        err.close()
+        self.proc = start_xrootd(self.root / f"{self.name}.cfg", self.root / f"{self.name}.log",
+                                 self.root / f"{self.name}.{self.starts}.err")
         ports = [self.port] + ([self.http_port] if self.http_port else [])
-        if not wait_for(lambda: all(_listening(p) for p in ports), 10):
+        if not wait_for(lambda: all(listening(p) for p in ports), 10):
             self.proc.kill()
             raise RuntimeError(f"xrootd {self.name} did not listen on {ports}: {self.log_tail()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        """Stop the process (SIGTERM, then SIGKILL after 5 s)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        """Stop the process (``sig``, then SIGKILL after 5 s)."""
+        stop_process(self.proc, sig)
 
     def log_tail(self, chars: int = 3000) -> str:
         """The end of the server's log (for failure messages)."""
-        for name in (f"{self.name}.log", f"{self.name}.{self.starts}.err"):
-            p = self.root / name
-            if p.exists() and p.stat().st_size:
-                return p.read_text(errors="replace")[-chars:]
-        return ""
-
-
-def _listening(port: int) -> bool:
-    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-        with socket.socket(family) as s:
-            if s.connect_ex((host, port)) == 0:
-                return True
-    return False
+        return log_tail([self.root / f"{self.name}.log", self.root / f"{self.name}.{self.starts}.err"], chars)
 
 
 def make_server(root: Path, name: str, site: str, mon: LiveCollector, http: bool = False, extra: str = "", **monitor) -> Server:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -104,25 +105,79 @@ def report_directive(rep: ReportConfig, port: int) -> str:
     return f"xrd.report {LOOPBACK}:{port} every {_secs(rep.every_s)} all{' sync' if rep.sync else ''}"
 
 
-def free_port() -> int:
-    """A TCP port free on loopback now."""
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port free on ``host`` now (bound to port 0, then released)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
         return s.getsockname()[1]
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex((LOOPBACK, port)) == 0
+def listening(port: int) -> bool:
+    """Whether something accepts TCP on ``port`` of loopback (IPv4 or IPv6)."""
+    for family, host in ((socket.AF_INET, LOOPBACK), (socket.AF_INET6, "::1")):
+        with socket.socket(family) as s:
+            if s.connect_ex((host, port)) == 0:
+                return True
+    return False
 
 
-def _wait(predicate, seconds: float) -> bool:
+def wait_for(predicate, seconds: float, step: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is true or ``seconds`` passed; its last verdict."""
     deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return bool(predicate())
+        time.sleep(step)
+
+
+def own(path: Path) -> None:
+    """Give ``path`` to the server's user when we run as root (the server drops to it)."""
+    if os.geteuid() == 0:
+        shutil.chown(path, RUN_AS, RUN_AS)
+
+
+def place_file(data: Path, lfn: str, content: bytes) -> None:
+    """Write ``content`` at ``lfn`` under the data dir ``data``, owned by the server's user
+    up to ``data`` (no monitoring traffic)."""
+    full = data / lfn.lstrip("/")
+    full.parent.mkdir(parents=True, exist_ok=True)
+    full.write_bytes(content)
+    for p in [full, *full.parents]:
+        if p == data:
+            break
+        own(p)
+
+
+def start_xrootd(cfg: Path, log: Path, err: Path) -> subprocess.Popen:
+    """``xrootd -c cfg -l log`` (``-R xrootd`` as root, which it refuses to run as), its
+    stderr into ``err``."""
+    cmd = ["xrootd", "-c", str(cfg), "-l", str(log)]
+    if os.geteuid() == 0:
+        cmd[1:1] = ["-R", RUN_AS]
+    with open(err, "wb") as out:
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=out)
+
+
+def stop_process(proc: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
+    """Send ``sig`` (SIGTERM by default), then SIGKILL after 5 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def log_tail(paths: list[Path], chars: int) -> str:
+    """The end of the first of ``paths`` that has anything in it (log, then stderr)."""
+    for p in paths:
+        if p.exists() and p.stat().st_size:
+            return p.read_text(errors="replace")[-chars:]
+    return ""
 
 
 class RealServer:
@@ -136,7 +191,7 @@ class RealServer:
         os.chmod(self.root, 0o777)
         self.data = self.root / "data"
         self.data.mkdir()
-        self._own(self.data)
+        own(self.data)
         self.port = free_port()
         self.http_port = free_port() if http else None
         cfg = f"all.export /\noss.localroot {self.data}\nxrd.port {self.port}\nall.sitename {site}\n"
@@ -146,31 +201,15 @@ class RealServer:
         (self.root / "xrootd.cfg").write_text(self.config_text)
         self.proc: subprocess.Popen | None = None
 
-    @staticmethod
-    def _own(path: Path) -> None:
-        if os.geteuid() == 0:
-            shutil.chown(path, RUN_AS, RUN_AS)
-
     def put_file(self, lfn: str, data: bytes) -> None:
         """Place ``data`` at ``lfn`` in the data dir (no monitoring traffic)."""
-        full = self.data / lfn.lstrip("/")
-        full.parent.mkdir(parents=True, exist_ok=True)
-        full.write_bytes(data)
-        for p in [full, *full.parents]:
-            if p == self.data:
-                break
-            self._own(p)
+        place_file(self.data, lfn, data)
 
     def start(self) -> None:
         """Start the process and wait until its ports listen."""
-        cmd = ["xrootd", "-c", str(self.root / "xrootd.cfg"), "-l", str(self.root / "xrootd.log")]
-        if os.geteuid() == 0:
-            cmd[1:1] = ["-R", RUN_AS]
-        err = open(self.root / "xrootd.err", "wb")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-        err.close()
+        self.proc = start_xrootd(self.root / "xrootd.cfg", self.root / "xrootd.log", self.root / "xrootd.err")
         ports = [self.port] + ([self.http_port] if self.http_port else [])
-        if not _wait(lambda: all(_listening(p) for p in ports) or self.proc.poll() is not None, 15) or self.proc.poll() is not None:
+        if not wait_for(lambda: all(listening(p) for p in ports) or self.proc.poll() is not None, 15) or self.proc.poll() is not None:
             self.stop()
             raise RealServerError(f"xrootd did not start: {self.log_tail().strip().splitlines()[-1:] or ['no log']}")
 
@@ -184,21 +223,11 @@ class RealServer:
 
     def log_tail(self, chars: int = 2000) -> str:
         """The end of the server's log."""
-        for name in ("xrootd.log", "xrootd.err"):
-            p = self.root / name
-            if p.exists() and p.stat().st_size:
-                return p.read_text(errors="replace")[-chars:]
-        return ""
+        return log_tail([self.root / "xrootd.log", self.root / "xrootd.err"], chars)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 5 s."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
     def cleanup(self) -> None:
         """Stop and remove the scratch dir."""
@@ -206,4 +235,5 @@ class RealServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-__all__ = ["Capture", "Listener", "RealServer", "RealServerError", "free_port", "monitor_directive", "report_directive"]
+__all__ = ["Capture", "Listener", "RealServer", "RealServerError", "free_port", "listening", "log_tail", "monitor_directive", "own",
+           "place_file", "report_directive", "start_xrootd", "stop_process", "wait_for"]
