@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import groupby
 
 from xrdsim.wire import (
     DecodeError,
@@ -201,15 +202,8 @@ def _sorted_disc_runs(recs: list[tuple]) -> list[tuple]:
     """``recs`` with each run of adjacent DISCs sorted: links of one client that end
     together (xrdcp exiting) log out in either order on a real server."""
     out: list[tuple] = []
-    run: list[tuple] = []
-    for rec in recs + [("END",)]:
-        if rec[0] == "DISC":
-            run.append(rec)
-            continue
-        out += sorted(run)
-        run = []
-        if rec[0] != "END":
-            out.append(rec)
+    for is_disc, run in groupby(recs, key=lambda r: r[0] == "DISC"):
+        out += sorted(run) if is_disc else run
     return out
 
 

@@ -18,7 +18,7 @@ from xrdsim.sim.client import Job, login
 from xrdsim.sim.config import SessionConfig, StepConfig
 from xrdsim.sim.liveio import LiveIo
 from xrdsim.sim.nic import Flow
-from xrdsim.sim.server import HTTP_PUT_COUNTED, Conn, Server, Transfer
+from xrdsim.sim.server import Conn, Server, Transfer
 from xrdsim.sim.site import User
 from xrdsim.sim.spawn import spawn
 from xrdsim.sim.tpc import tpc_text, tpc_url
@@ -42,8 +42,8 @@ TPC_CLIENT_FD = 24
 class ScriptedClient:
     """One scripted session's state at its server: the link and its open files."""
 
-    def __init__(self, ctx: "RunContext", sc: SessionConfig | None, job: Job, rng: random.Random) -> None:
-        self.ctx, self.sc, self.job, self.srv, self.rng = ctx, sc, job, job.server, rng
+    def __init__(self, ctx: "RunContext", job: Job, rng: random.Random) -> None:
+        self.ctx, self.job, self.srv, self.rng = ctx, job, job.server, rng
         self.conn: Conn | None = None
         self.files: list[Transfer] = []
         # Link bytes not yet on a transfer's flow (login, stat, kXR_set): the next open
@@ -144,7 +144,7 @@ class ScriptedClient:
 
     def peer(self, srv: Server, **job_fields) -> "ScriptedClient":
         """Another link of this client (or, with ``job_fields``, of another one) to ``srv``."""
-        return ScriptedClient(self.ctx, self.sc, dataclasses.replace(self.job, server=srv, **job_fields), self.rng)
+        return ScriptedClient(self.ctx, dataclasses.replace(self.job, server=srv, **job_fields), self.rng)
 
     def disconnect(self) -> None:
         """The link ends: forced closes of what is still open, DISC."""
@@ -274,7 +274,7 @@ def tpc_copy(c: ScriptedClient, src: Server, src_lfn: str, lfn: str, size: int) 
     client = main.conn.mon.userid.split("/", 1)[1].split(":", 1)[0]
     host = main.job.host_text or main.job.client.name
     base = dst.wire_base()
-    text = tpc_text(f"{client}:{TPC_CLIENT_FD}@{host}", base + begin, base + ctx.env.now, True, True,
+    text = tpc_text(f"{client}:{TPC_CLIENT_FD}@{host}", base + begin, base + ctx.env.now,
                     tpc_url(src.spec.host.name, src.spec.port, src_lfn), tpc_url(dst.spec.host.name, dst.spec.port, lfn), 0)
     dst.monitor.tpc_done(ctx.env.now, text)
     dst.flush()
@@ -296,7 +296,7 @@ def run_session(ctx: "RunContext", sc: SessionConfig, rng: random.Random) -> Ite
     the server notices at once, as on loopback, and force-closes what was open)."""
     srv = ctx.by_site[sc.site][sc.server]
     job = session_job(ctx, sc, srv, rng)
-    client = ScriptedClient(ctx, sc, job, rng)
+    client = ScriptedClient(ctx, job, rng)
     # A TPC runs xrdcp, with links of its own: a session of TPC steps (and pauses) alone
     # never logs in itself.
     tpc_only = any(st.op == "tpc" for st in sc.steps) and all(st.op in ("tpc", "sleep") for st in sc.steps)
@@ -323,7 +323,7 @@ def generated_tpc(ctx: "RunContext", job: Job, rng: random.Random) -> Iterator:
     """A generated TPC job: ``job``'s client copies its one file from ``job.tpc_source`` to
     ``job.server`` exactly as a scripted ``tpc`` step does."""
     fa = job.files[0]
-    yield from tpc_copy(ScriptedClient(ctx, None, job, rng), job.tpc_source, fa.lfn, fa.lfn, fa.size)
+    yield from tpc_copy(ScriptedClient(ctx, job, rng), job.tpc_source, fa.lfn, fa.lfn, fa.size)
 
 
 def scripted_sessions(ctx: "RunContext", rng: random.Random) -> Iterator:
@@ -334,5 +334,5 @@ def scripted_sessions(ctx: "RunContext", rng: random.Random) -> Iterator:
         spawn(run_session(ctx, sc, rng))
 
 
-__all__ = ["HTTP_PUT_COUNTED", "REQUEST_S", "STEPS", "ScriptedClient", "generated_tpc", "run_session", "scripted_sessions", "session_job",
+__all__ = ["REQUEST_S", "STEPS", "ScriptedClient", "generated_tpc", "run_session", "scripted_sessions", "session_job",
            "tpc_copy"]

@@ -123,7 +123,8 @@ class JobMaker:
         others = [s for s in ctx.servers if s.site.index != dst.site.index] or ctx.servers
         src = others[rng.randrange(len(others))]
         lfn, size = rng.choice(ctx.world.catalogue[user.vo])
-        copy = FileAccess(lfn, size, IoPlan(), duration(ctx, src, size), True)
+        # only the path and size: the copy's requests and their times are tpc_copy's
+        copy = FileAccess(lfn, size, IoPlan(), 0.0, True)
         return [Job(dst, self._client(dst.site.index), user, "xroot", rng.random() < ctx.cfg.workload.ipv6_share, [copy],
                     app="xrdcp", tpc=True, auth=True, client_pid=rng.randrange(1000, 2**22), tpc_source=src)]
 
