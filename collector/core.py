@@ -25,7 +25,7 @@ from collector import streams
 from collector.bounds import enforce
 from collector.config import CollectorConfig
 from collector.maps import map_sid
-from collector.expiry import end_incarnation, flush_due
+from collector.expiry import end_incarnation, flush_due, tell_loss
 from collector.records import Anomaly, AnomalyKind, Ended, Event, Malformed, TransferRecord
 from collector.report import CollectorReport, build_report, fold_rows, group_rows
 from collector.sequence import DUPLICATE, GAP, GroupStats, SeqGroup
@@ -123,8 +123,10 @@ class Collector:
             self._last = server
         if sock not in server.sockets:  # past _MAX_SOCKETS senders share one group
             src = ("*", 0)
-        grp = self._group(server, src, group)
+        grp = self._group(server, src, group, t, out)
         verdict = grp.accept(pkt.pseq, hash(payload), t)
+        if grp.lost != grp.told:  # a gap declared lost (or taken back): when it happened is a signal (score.anomaly)
+            tell_loss(server, group, grp, t, out)
         if verdict == DUPLICATE:
             return None
         if group == "f" and self._f_copy(server, grp, payload, src):
@@ -136,10 +138,10 @@ class Collector:
                 server.m_epoch += 1
         return server
 
-    def _group(self, server: ServerState, src: Address, name: str) -> SeqGroup:
+    def _group(self, server: ServerState, src: Address, name: str, t: float, out: list[Event]) -> SeqGroup:
         """The counter group ``name`` of ``src`` at ``server``, moved to the end of the use
         order; past ``max_counter_groups`` the least recently used one is retired (its
-        pending gaps declared lost, its counts kept in ``retired``)."""
+        pending gaps declared lost and told, its counts kept in ``retired``)."""
         groups = server.groups
         grp = groups.get((src, name))
         if grp is not None:
@@ -149,6 +151,7 @@ class Collector:
         if len(groups) > self.config.max_counter_groups:
             (old_src, old_name), old = groups.popitem(last=False)
             old.declare_all()
+            tell_loss(server, old_name, old, t, out)
             self.tables.evicted["counter_groups"] += 1
             self._retire([old.stats(server.key, f"{old_src[0]}:{old_src[1]}", old_name)])
         return grp
@@ -251,7 +254,7 @@ class Collector:
             server = self._sockets.get((src[0], src[1], stod))
         if server is not None:
             group = streams.group_of_payload(payload)
-            grp = self._group(server, src, group)
+            grp = self._group(server, src, group, t, out)
             grp.accept_malformed(payload[1], hash(payload), t)
             self.tables.touched[server] = None
         else:

@@ -19,7 +19,8 @@ from typing import Callable
 from collector import crosscheck
 from collector.bounds import drop_session, remember_expired
 from collector.build import from_open
-from collector.records import Ended, Event
+from collector.records import Anomaly, AnomalyKind, Ended, Event
+from collector.sequence import SeqGroup
 from collector.state import ServerState, Tables, max_deadlines
 
 _EARLY = 1e-3  # seconds: far above the rounding of a Unix time, far below any policy
@@ -96,6 +97,12 @@ def flush_due(tables: Tables, now: float, end: Callable[[ServerState], None], ou
             schedule(tables, server)
 
 
+def tell_loss(server: ServerState, group: str, grp: SeqGroup, now: float, out: list[Event]) -> None:
+    """A ``pseq_loss`` event for what ``grp`` declared lost (or took back) since it last told."""
+    if grp.lost != grp.told:
+        out.append(Anomaly(AnomalyKind.PSEQ_LOSS, server.key, f"{group} {grp.news()}", now))
+
+
 def expire_server(tables: Tables, server: ServerState, now: float, out: list[Event]) -> None:
     """Everything of one incarnation whose time is up at ``now``."""
     _expire_open(tables, server, now - tables.cfg.open_ttl, now, out)
@@ -103,9 +110,10 @@ def expire_server(tables: Tables, server: ServerState, now: float, out: list[Eve
         _expire_disc(tables, server, now, out)
     crosscheck.expire(tables, server, now, out)
     _expire_sessions(tables, server, now, now - tables.cfg.session_ttl)
-    for grp in server.groups.values():
+    for (_, name), grp in server.groups.items():
         if grp.pending:
             grp.expire(now)
+            tell_loss(server, name, grp, now, out)
 
 
 def _expire_open(tables: Tables, server: ServerState, horizon: float, now: float, out: list[Event]) -> None:
@@ -172,6 +180,7 @@ def end_incarnation(tables: Tables, server: ServerState, ended: Ended, now: floa
     tables.n_expired -= len(server.expired)
     server.expired.clear()
     server.f_closed.clear()
-    for grp in server.groups.values():
+    for (_, name), grp in server.groups.items():
         grp.declare_all()
+        tell_loss(server, name, grp, now, out)
     server.ended = True

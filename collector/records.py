@@ -39,6 +39,7 @@ class AnomalyKind(str, enum.Enum):
     SUMMARY_RESTART = "summary_restart"
     UNKNOWN_PAYLOAD = "unknown_payload"  # decoded, but nothing the collector can use
     LATE_OPEN = "late_open"  # an OPEN after its file was recorded close_without_open
+    PSEQ_LOSS = "pseq_loss"  # datagrams of a counter group declared lost: detail "<group> <count>"
 
 
 _VIEWS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple], tuple[int, ...]]] = {}

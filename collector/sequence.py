@@ -42,7 +42,7 @@ class SeqGroup:
 
     __slots__ = (
         "expected", "serial", "recent", "pending", "lost_recent", "wait_s", "wait_n", "dup_n",
-        "received", "lost", "duplicated", "reordered", "late", "malformed", "copies",
+        "received", "lost", "duplicated", "reordered", "late", "malformed", "copies", "told",
     )  # fmt: skip
 
     def __init__(self, wait_n: int, wait_s: float, dup_n: int) -> None:
@@ -53,6 +53,7 @@ class SeqGroup:
         self.lost_recent: dict[int, int] = {}  # pseq declared lost -> serial when declared
         self.wait_n, self.wait_s, self.dup_n = wait_n, wait_s, dup_n
         self.received = self.lost = self.duplicated = self.reordered = self.late = self.malformed = self.copies = 0
+        self.told = 0  # losses already reported as a pseq_loss event
 
     def accept(self, pseq: int, digest: int, t: float) -> int:
         """Account one datagram; returns IN_ORDER, GAP (accepted after a gap), LATE
@@ -132,6 +133,13 @@ class SeqGroup:
             self._declare(pseq)
             done += 1
         return done
+
+    def news(self) -> int:
+        """Losses declared since the last call, net of late arrivals that took a told loss
+        back (so negative when only those came): the calls sum to ``lost``."""
+        new = self.lost - self.told
+        self.told = self.lost
+        return new
 
     def declare_all(self) -> None:
         """Shutdown: every gap still pending is lost."""

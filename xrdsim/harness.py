@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector import Collector, SummarySample, TransferRecord, current_records
+from collector import Anomaly, AnomalyKind, Collector, SummarySample, TransferRecord, current_records
 from xrdsim import external
 from xrdsim.datagram import Datagram
 from xrdsim.errors import UserError
@@ -37,6 +37,7 @@ from xrdsim.score import (
     to_rec,
 )
 from xrdsim.score.formats import RecordFormat, adapter
+from xrdsim.score.signals import LossEvent, loss_event
 from xrdsim.sim import CounterRow, DatagramRow, FaultRow, SimRun, TransferRow, simulate
 
 #: Seconds of datagram time between two ``Collector.flush`` calls in process.
@@ -79,6 +80,7 @@ class Collected:
     summaries: list[Any] = field(default_factory=list)
     groups: list[Any] | None = None
     record_hosts: dict[str, str] = field(default_factory=dict)
+    losses: list[LossEvent] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
     datagrams: int = 0
     simulated_ip: Callable[[str], str] | None = None  # a loopback sender alias → the simulated address
@@ -94,6 +96,10 @@ class Collected:
                 self.record_hosts.setdefault(ev.server_key, ev.server_host)
             elif type(ev) is SummarySample:
                 self.summaries.append(ev)
+            elif type(ev) is Anomaly and ev.anomaly is AnomalyKind.PSEQ_LOSS:
+                loss = loss_event(ev.server_key, ev.detail, ev.t_emitted)
+                if loss is not None:
+                    self.losses.append(loss)
 
 
 @dataclass(slots=True)
@@ -219,7 +225,7 @@ def collect_udp(stream: Iterable[Datagram], scenario: Scenario, t0: float, clock
 
 
 def _collected(got: ExternalRecords) -> Collected:
-    return Collected(records=got.records, summaries=list(got.summaries), record_hosts=got.record_hosts)
+    return Collected(records=got.records, summaries=list(got.summaries), record_hosts=got.record_hosts, losses=got.losses)
 
 
 def read_records(path: Path, fields: dict[str, str], fmt: RecordFormat = RecordFormat.OURS,
@@ -269,7 +275,7 @@ def score_inputs(sim: SimRun, got: Collected, scenario: Scenario) -> RunInputs:
         truth.transfers, truth.datagrams, truth.faults, truth.counters, current_records(got.records),
         float(cfg.start_time), cfg.duration_s, scenario.report.bin_s,
         nic_overhead(scenario),
-        got.groups, got.summaries, got.record_hosts,
+        got.groups, got.summaries, got.record_hosts, got.losses,
     )  # fmt: skip
 
 
@@ -373,7 +379,7 @@ def score_saved(truth_dir: str | Path, records: str | Path, scenario: Scenario, 
     t0 = min((c.t for c in truth["counters"]), default=float(cfg.start_time))
     inputs = RunInputs(truth["transfers"], truth["datagrams"], truth["faults"], truth["counters"], current_records(got.records), t0,
                        cfg.duration_s, scenario.report.bin_s, nic_overhead(scenario),
-                       got.groups, got.summaries, got.record_hosts)  # fmt: skip
+                       got.groups, got.summaries, got.record_hosts, got.losses)  # fmt: skip
     start = time.perf_counter()
     card = score_run(inputs)
     result = RunResult(scenario, card, judge(card, scenario.expect), {"score": time.perf_counter() - start}, got,

@@ -34,10 +34,23 @@ class Fate(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class OutageConfig:
-    """A window during which the collector receives nothing."""
+    """A window during which the collector receives nothing (``source`` empty), or nothing
+    of one sender address (a firewall, a broken route), each datagram lost with probability
+    ``loss`` (1: all of them)."""
 
     start_s: float = 0.0
     end_s: float = 0.0
+    source: str = ""
+    loss: float = 1.0
+
+    def cause(self, dgram: Datagram, rng: random.Random) -> str:
+        """``outage`` (the collector's), ``silent`` (all of one sender's), ``burst`` (a share of
+        one sender's) or '' when ``dgram`` passes."""
+        if not self.start_s <= dgram.t_send < self.end_s or (self.source and dgram.src[0] != self.source):
+            return ""
+        if self.loss < 1.0:
+            return "burst" if rng.random() < self.loss else ""
+        return "silent" if self.source else "outage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +127,10 @@ class Path:
 
     def _lost_cause(self, dgram: Datagram) -> str:
         cfg, rng = self.config, self.rng
-        if any(o.start_s <= dgram.t_send < o.end_s for o in self.outages):
-            return "outage"
+        for o in self.outages:
+            why = o.cause(dgram, rng)
+            if why:
+                return why
         if cfg.burst_enter > 0:
             self._bad = rng.random() >= cfg.burst_leave if self._bad else rng.random() < cfg.burst_enter
             if self._bad and rng.random() < cfg.burst_loss:

@@ -125,7 +125,7 @@ def test_generated_sites_and_xrootd_preset():
         ("monitoring: {preset: cms}", "s.yaml:2: monitoring.preset: expected one of wlcg, xrootd, got 'cms'"),
         ("expect: {transfer_recal: '>= 1'}", "s.yaml:2: expect.transfer_recal: unknown metric; did you mean 'transfer_recall'?"),
         ("expect: {transfer_recall: '0.9'}", "s.yaml:2: expect.transfer_recall: expected a comparison like '>= 0.999', '< 0.5%', '== 0' or a range '0.98..1.02', got '0.9'"),
-        ("faults: [{kind: reboot}]", "s.yaml:2: faults[0].kind: expected one of server_restart, clock_skew, client_crash, collector_outage, got 'reboot'"),
+        ("faults: [{kind: reboot}]", "s.yaml:2: faults[0].kind: expected one of server_restart, clock_skew, client_crash, collector_outage, server_silent, loss_burst, config_drift, got 'reboot'"),
         ("duration: -1h", "s.yaml: duration_s: expected a positive duration of at most 366 days, got -3600.0"),
     ],
 )

@@ -62,9 +62,12 @@ def _duplicate(share: float) -> Corruption:
 
 
 def _loss(factor: int) -> Corruption:
+    """Loss counted ``factor`` times, in the report and in the losses told as they happen."""
+
     def change(inputs: RunInputs) -> RunInputs:
         groups = None if inputs.groups is None else [GroupRow(g.server_key, g.socket, g.group, g.lost * factor) for g in inputs.groups]
-        return dataclasses.replace(inputs, groups=groups)
+        losses = [dataclasses.replace(ev, count=ev.count * factor) for ev in inputs.losses if factor]
+        return dataclasses.replace(inputs, groups=groups, losses=losses)
 
     return change
 
@@ -148,13 +151,13 @@ def test_every_corruption_changes_what_it_claims_to():
     base = score_inputs(sim, got, sc)
     for name, corrupt in ZOO.items():
         bad = corrupt(base)
-        changed = bad.records != base.records or bad.groups != base.groups
+        changed = bad.records != base.records or bad.groups != base.groups or bad.losses != base.losses
         assert changed or name == "restart not ended", name  # quickstart has no restart
 
 
 #: The scenarios the README promises (others, such as the fidelity script, teach no gate).
 SHIPPED = sorted(["quickstart", "wlcg-day", "lossy-wan", "restarts", "long-lived", "tpc-heavy", "dcache-dialect", "multi-dest",
-                  "collector-outage"])
+                  "collector-outage", "silent-servers", "config-drift", "clock-skew"])
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.heavy) if n in HEAVY else n for n in SHIPPED])

@@ -18,6 +18,7 @@ from typing import Any
 from xrdsim.external.errors import RecordsError
 from xrdsim.score import Rec, to_rec
 from xrdsim.score.formats import Adapter, FieldPreset, lookup
+from xrdsim.score.signals import LossEvent, loss_event
 
 #: Fields one of which a record without ``kind`` must carry to be read as a transfer.
 BYTE_FIELDS = ("read_bytes", "read_single_bytes", "read_vector_bytes", "write_bytes")
@@ -30,6 +31,7 @@ class Sample:
     server: str
     link_in_delta: int | None
     link_out_delta: int | None
+    t_emitted: float | None = None
 
 
 @dataclass(slots=True)
@@ -40,6 +42,7 @@ class ExternalRecords:
     records: list[Rec] = field(default_factory=list)
     summaries: list[Sample] = field(default_factory=list)
     record_hosts: dict[str, str] = field(default_factory=dict)
+    losses: list[LossEvent] = field(default_factory=list)
     skipped: int = 0
 
 
@@ -92,8 +95,18 @@ def read_records(path: Path, adapt: Adapter, received: Callable[[int], float | N
         if not isinstance(obj, dict):
             raise RecordsError(f"{path}:{n}: not a JSON object")
         layout = adapt.layout(obj)
-        if obj.get("kind") == "summary":
-            out.summaries.append(Sample(str(obj.get("server", "")), obj.get("link_in_delta"), obj.get("link_out_delta")))
+        kind = obj.get("kind")
+        if kind in ("summary", "anomaly"):
+            t = received(n) if received is not None else obj.get("t_emitted")
+            t = float(t) if isinstance(t, (int, float)) else None
+            if kind == "summary":
+                out.summaries.append(Sample(str(obj.get("server", "")), obj.get("link_in_delta"), obj.get("link_out_delta"), t))
+            elif obj.get("anomaly") == "pseq_loss" and t is not None:  # our collector's losses in time
+                ev = loss_event(str(obj.get("server_key", "")), str(obj.get("detail", "")), t)
+                if ev is not None:
+                    out.losses.append(ev)
+            else:
+                out.skipped += 1
             continue
         if not _is_transfer(obj, layout):
             out.skipped += 1

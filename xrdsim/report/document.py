@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from xrdsim.score.anomaly import ABS_FLOOR, MAD_K
+from xrdsim.score.anomaly import ABS_FLOOR, MAD_K, SERVER_ABS_FLOOR
 from xrdsim.score.causes import UNEXPLAINED, cause_counts
 
 #: Rows of the long tables (sites, loss) shown before "… and N more".
@@ -125,11 +125,14 @@ def _time(t: float) -> str:
 def _anomalies(result: Any) -> Section:
     card = result.card
     sec = Section("Anomalies against injected faults")
-    sec.paragraphs.append(f"Detector: per site, bins whose monitored/NIC ratio is more than max({MAD_K:g} × 1.4826 × MAD, "
-                          f"{ABS_FLOOR:g}) from the site's median ratio, either way (volume_drop, volume_excess); drops "
-                          "at most sites at once (collector_outage); a server's new stod or an incarnation ended by a "
-                          "restart (server_restart); record times far off their arrival (clock_skew). The run's "
-                          "last bin never alarms (files still open at the end are known only from their last XFR).")
+    sec.paragraphs.append(f"Detector: per site and per server, bins whose monitored/NIC ratio is more than max({MAD_K:g} × 1.4826 × "
+                          f"MAD, {ABS_FLOOR:g} for a site or {SERVER_ABS_FLOOR:g} for a server) from the median ratio, either way (volume_drop, volume_excess); drops at most "
+                          "sites, or silences or loss bursts at most servers, at once (collector_outage); a server's new stod or "
+                          "an incarnation ended by a restart (server_restart); record times far off their arrival (clock_skew); "
+                          "nothing of a server arriving while its NIC is busy (server_silent); one counter group declaring far "
+                          "more lost datagrams than the run's usual (loss_burst); records that stop while summaries come, or "
+                          "that lose their user DN for good (config_drift). The run's last bin never alarms (files still open "
+                          "at the end are known only from their last XFR). A fault is found only by a detection of its own kind.")
     faults = [(f.kind, f.target, _time(f.start), _time(f.end)) for f in card.faults]
     if faults:
         sec.tables.append(Table(("fault", "target", "start (UTC)", "end (UTC)"), faults))
@@ -150,6 +153,8 @@ def _evidence(d: Any) -> str:
         return f"stod {fmt(d.value)}"
     if d.kind == "clock_skew":
         return f"clock off by {fmt(round(d.value), 's')}"
+    if d.detail:
+        return d.detail
     return f"ratio {fmt(d.value)}"
 
 

@@ -10,13 +10,23 @@ Signals and the kinds they raise:
 - ``server_restart``: a server's records carry a new ``stod`` (a new incarnation), or records
   of its last incarnation ended ``server_restart``;
 - ``clock_skew``: a server's record times sit off their arrival by far more than the run's
-  typical lag (its clock, not the collector's, is wrong).
+  typical lag (its clock, not the collector's, is wrong);
+- per server (``xrdsim.score.signals``): its own ratio drops and excesses; ``server_silent``
+  (nothing of it arrives while its NIC is busy); ``loss_burst`` (one counter group declares
+  far more lost datagrams than the run's usual); ``config_drift`` (its records lose their
+  user DN, or stop while its summaries keep coming). Silences or bursts at most servers at
+  once fold into one ``collector_outage``.
 
-A drop where the truth shows an f-stream datagram of the site lost on the path is explained
-by that loss (``path_loss`` context): no false alarm, and no fault a detector must find.
+A drop, burst or silence where the truth shows a datagram of that server (or, for a site's
+drop, of that site) lost on the path is explained by that loss (``path_loss`` context): no
+false alarm, and no fault a detector must find.
 
 Edge bins never alarm: the last bin holds the files still open at the end (known only from
 their last XFR), and a bin not wholly inside the run is partial by construction.
+
+A detection is precise when some fault (or the path's loss) explains it (``EXPLAINS``); a
+fault is found only by a detection of its own kind (``FINDS``): a restart seen as a ratio
+drop is explained, but the restart was not recognised.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from typing import Any
 from xrdsim.score.catalog import Metric, metric
 from xrdsim.score.match import Rec
 from xrdsim.score.metrics import quantile, ratio
+from xrdsim.score.signals import Finding, LossEvent, arrivals, dn_drift, loss_bursts, silences
 from xrdsim.score.volume import RATIO_FLOOR_BYTES, VolumeSeries
 from xrdsim.sim import FaultRow
 
@@ -39,6 +50,10 @@ MAD_K = 5.0
 #: … and at least this far in absolute terms. Loss on a WAN path alone moves a site's bin by
 #: up to ~0.2 (a lost CLOSE of a large file: lossy-wan); a fault moves it further.
 ABS_FLOOR = 0.30
+#: A server's bins are noisier than its site's (fewer transfers, each one's bytes spread over
+#: its life while the NIC counts them as they flow): its floor is higher. A silent server
+#: falls to ~0, half its monitoring lost to ~0.5.
+SERVER_ABS_FLOOR = 0.45
 #: 1.4826·MAD estimates σ for normal data.
 MAD_SCALE = 1.4826
 #: A detection still counts for a fault this many bins after the fault's end.
@@ -55,8 +70,17 @@ EXPLAINS: dict[str, frozenset[str]] = {
     "server_restart": frozenset({"server_restart", "volume_drop", "volume_excess"}),
     "clock_skew": frozenset({"clock_skew", "volume_drop", "volume_excess"}),
     "client_crash": frozenset({"volume_drop", "volume_excess"}),
-    "path_loss": frozenset({"volume_drop"}),
+    # a lost f packet takes records: the server's bytes drop, and it may fall silent a while
+    "path_loss": frozenset({"volume_drop", "loss_burst", "server_silent"}),
+    "server_silent": frozenset({"server_silent", "loss_burst", "volume_drop", "volume_excess"}),
+    "loss_burst": frozenset({"loss_burst", "volume_drop", "volume_excess"}),
+    # a drift is a restart with fewer monitoring events
+    "config_drift": frozenset({"config_drift", "server_restart", "volume_drop", "volume_excess"}),
 }
+#: fault kind → the detection kinds that find it (recall); unlisted: its own kind.
+FINDS: dict[str, frozenset[str]] = {"client_crash": frozenset({"volume_drop", "volume_excess"})}
+#: Faults whose effect lasts to the end of the run (a changed configuration stays).
+PERMANENT = frozenset({"config_drift"})
 #: A server's median record time lags (or leads) its arrival by this much more than the run's
 #: median: its clock is off. Without fstat a CLOSE waits up to a 600 s flush, so less is noise.
 SKEW_FLOOR_S = 900.0
@@ -70,8 +94,8 @@ LOSS_LOOKBACK_S = 3600.0
 @dataclass(frozen=True, slots=True)
 class Detection:
     """One typed detection: ``kind``, the site (``*`` for all) and server (``""`` when it is
-    a site's), [start, end) unix seconds, and its evidence value (the worst ratio, or the new
-    incarnation's stod)."""
+    a site's), [start, end) unix seconds, its evidence value (the worst ratio, the new
+    incarnation's stod, a clock offset, a silence's length, datagrams lost) and a detail."""
 
     kind: str
     site: str
@@ -79,6 +103,7 @@ class Detection:
     start: float
     end: float
     value: float
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +134,15 @@ def ratios(monitored: list[float], nic: list[float]) -> list[float]:
     return [m / n if n >= RATIO_FLOOR_BYTES else math.nan for m, n in zip(monitored, nic)]
 
 
-def flagged(values: list[float]) -> list[int]:
-    """Per bin: -1 (drop) or +1 (excess) beyond max(MAD_K·1.4826·MAD, ABS_FLOOR) from the
+def flagged(values: list[float], floor: float = ABS_FLOOR) -> list[int]:
+    """Per bin: -1 (drop) or +1 (excess) beyond max(MAD_K·1.4826·MAD, ``floor``) from the
     median, else 0."""
     known = [v for v in values if not math.isnan(v)]
     if len(known) < 3:
         return [0] * len(values)
     med = statistics.median(known)
     mad = statistics.median(abs(v - med) for v in known)
-    limit = max(MAD_K * MAD_SCALE * mad, ABS_FLOOR)
+    limit = max(MAD_K * MAD_SCALE * mad, floor)
     return [0 if math.isnan(v) or abs(v - med) <= limit else (1 if v > med else -1) for v in values]
 
 
@@ -142,16 +167,32 @@ def _runs(signs: list[int]) -> list[tuple[int, int, int]]:
     return out
 
 
-def ratio_detections(series: VolumeSeries, run_end: float) -> list[Detection]:
-    """Drops and excesses of each site's ratio; drops shared by most sites fold into one
-    ``collector_outage``."""
+def _signs(series: VolumeSeries, ok: list[bool], floor: float) -> tuple[dict[str, list[int]], dict[str, list[float]]]:
+    """Per key of ``series``: the flagged sign and the ratio of every bin."""
+    signs, values = {}, {}
+    for key in series.sites:
+        rs = ratios(series.monitored.get(key, []), series.nic[key])
+        signs[key] = [s if good else 0 for s, good in zip(flagged(rs, floor), ok)]
+        values[key] = rs
+    return signs, values
+
+
+def _ratio_runs(signs: list[int], values: list[float], edges: list[float], site: str, server: str) -> list[Detection]:
+    out = []
+    for sign, a, b in _runs(signs):
+        worst = max((values[k] for k in range(a, b + 1)), key=lambda r: abs(r - 1.0))
+        out.append(Detection("volume_drop" if sign < 0 else "volume_excess", site, server, edges[a], edges[b + 1], worst))
+    return out
+
+
+def ratio_detections(series: VolumeSeries, run_end: float, servers: VolumeSeries | None = None,
+                     site_of: Mapping[str, str] | None = None) -> list[Detection]:
+    """Drops and excesses of each site's ratio (drops shared by most sites fold into one
+    ``collector_outage``) and, given the per-host ``servers`` series, of each server's; a
+    site's run that one of its servers' runs of the same kind overlaps is left to the server
+    (the more precise place)."""
     edges, ok = series.bins.edges(), interior(series, run_end)
-    per_site: dict[str, list[int]] = {}
-    values: dict[str, list[float]] = {}
-    for site in series.sites:
-        rs = ratios(series.monitored.get(site, []), series.nic[site])
-        per_site[site] = [s if good else 0 for s, good in zip(flagged(rs), ok)]
-        values[site] = rs
+    per_site, values = _signs(series, ok, ABS_FLOOR)
     sites = list(per_site)
     need = max(2, math.ceil(OUTAGE_SITE_SHARE * len(sites)))
     shared = [int(sum(per_site[s][k] == -1 for s in sites) >= need) for k in range(series.bins.count)]
@@ -159,12 +200,18 @@ def ratio_detections(series: VolumeSeries, run_end: float) -> list[Detection]:
     for _, a, b in _runs(shared):
         lowest = min(values[s][k] for s in sites for k in range(a, b + 1) if per_site[s][k] == -1)
         out.append(Detection("collector_outage", "*", "", edges[a], edges[b + 1], lowest))
+    per_server: list[Detection] = []
+    if servers is not None:
+        host_signs, host_values = _signs(servers, ok, SERVER_ABS_FLOOR)
+        for host, signs in host_signs.items():
+            signs = [0 if shared[k] and v == -1 else v for k, v in enumerate(signs)]
+            per_server += _ratio_runs(signs, host_values[host], edges, (site_of or {}).get(host, ""), host)
     for site in sites:
         signs = [0 if shared[k] and s == -1 else s for k, s in enumerate(per_site[site])]
-        for sign, a, b in _runs(signs):
-            worst = max((values[site][k] for k in range(a, b + 1)), key=lambda r: abs(r - 1.0))
-            out.append(Detection("volume_drop" if sign < 0 else "volume_excess", site, "", edges[a], edges[b + 1], worst))
-    return out
+        for d in _ratio_runs(signs, values[site], edges, site, ""):
+            if not any(x.kind == d.kind and x.site == site and x.start < d.end and x.end > d.start for x in per_server):
+                out.append(d)
+    return out + per_server
 
 
 def restart_detections(records: Iterable[tuple[Rec, str]], site_of: Mapping[str, str]) -> list[Detection]:
@@ -223,24 +270,58 @@ def skew_detections(records: Iterable[tuple[Rec, str]], site_of: Mapping[str, st
     return out
 
 
+def _detections(found: Iterable[Finding], site_of: Mapping[str, str]) -> list[Detection]:
+    return [Detection(f.kind, site_of.get(f.server, "") if f.server else "*", f.server, f.start, f.end, f.value, f.detail)
+            for f in found]
+
+
+def merged(found: Iterable[Detection]) -> list[Detection]:
+    """Detections of one kind at one place that overlap or touch, as one (the first's value
+    and detail), sorted by start."""
+    out: list[Detection] = []
+    last: dict[tuple[str, str, str], int] = {}
+    for d in sorted(found, key=lambda d: (d.start, d.kind, d.site, d.server)):
+        key = (d.kind, d.site, d.server)
+        k = last.get(key)
+        if k is not None and d.start <= out[k].end:
+            prev = out[k]
+            out[k] = Detection(prev.kind, prev.site, prev.server, prev.start, max(prev.end, d.end), prev.value, prev.detail)
+            continue
+        last[key] = len(out)
+        out.append(d)
+    return out
+
+
 def detect(series: VolumeSeries, records: Iterable[tuple[Rec, str]] = (), site_of: Mapping[str, str] | None = None,
-           run_end: float | None = None) -> list[Detection]:
-    """Every detection of the run, sorted by start."""
+           run_end: float | None = None, servers: VolumeSeries | None = None, losses: Iterable[LossEvent] = (),
+           summaries: Mapping[str, list[float]] | None = None) -> list[Detection]:
+    """Every detection of the run, merged and sorted by start. ``servers`` is the per-host
+    volume series, ``losses`` the collector's declared losses and ``summaries`` the arrival
+    times of each host's summary reports (each signal is skipped when absent)."""
     end = run_end if run_end is not None else series.bins.t0 + series.bins.count * series.bins.width_s
-    pairs = list(records)
-    found = ratio_detections(series, end) + restart_detections(pairs, site_of or {}) + skew_detections(pairs, site_of or {}, series, end)
-    return sorted(found, key=lambda d: (d.start, d.kind, d.site, d.server))
+    pairs, lost, where = list(records), list(losses), site_of or {}
+    ok = interior(series, end)
+    found = ratio_detections(series, end, servers, where) + restart_detections(pairs, where) + skew_detections(pairs, where, series, end)
+    if servers is not None:
+        silent, outages = silences(arrivals(pairs, lost), summaries or {}, servers.nic, series.bins, end)
+        found += _detections(silent + outages, where)
+    bursts, outages = loss_bursts(lost, series.bins, ok)
+    found += _detections(bursts + outages + dn_drift(pairs, series.bins, ok), where)
+    return merged(found)
 
 
-def fault_windows(faults: Iterable[FaultRow], site_of: Mapping[str, str], sites: list[str]) -> list[FaultWindow]:
-    """Each fault with the sites it hits: a server's site, a named site, or all of them."""
+def fault_windows(faults: Iterable[FaultRow], site_of: Mapping[str, str], sites: list[str],
+                  run_end: float = math.inf) -> list[FaultWindow]:
+    """Each fault with the sites it hits: a server's site, a named site, or all of them; a
+    ``PERMANENT`` one lasts to ``run_end``."""
     out = []
     for f in faults:
         if f.target in EVERYWHERE:
             hit = tuple(sites)
         else:
             hit = (site_of.get(f.target, f.target),)
-        out.append(FaultWindow(f.kind, f.target, hit, f.start, max(f.end, f.start)))
+        end = max(run_end, f.end) if f.kind in PERMANENT and math.isfinite(run_end) else max(f.end, f.start)
+        out.append(FaultWindow(f.kind, f.target, hit, f.start, end))
     return out
 
 
@@ -256,19 +337,21 @@ def loss_context(datagrams: Iterable[Any], site_of: Mapping[str, str], t0: float
     return out
 
 
-def explains(w: FaultWindow, d: Detection, grace_s: float) -> bool:
-    """Whether fault ``w`` accounts for detection ``d``: a compatible kind, the same place
-    (site, or server when the detection names one), overlapping time (plus grace)."""
-    if d.kind not in EXPLAINS.get(w.kind, frozenset({d.kind})):
+def explains(w: FaultWindow, d: Detection, grace_s: float, kinds: Mapping[str, frozenset[str]] = EXPLAINS) -> bool:
+    """Whether fault ``w`` accounts for detection ``d``: a compatible kind (by ``kinds``), the
+    same place (site, or server when the detection names one), overlapping time (plus grace)."""
+    if d.kind not in kinds.get(w.kind, frozenset({w.kind})):
         return False
     names_server = w.target not in EVERYWHERE and w.target not in w.sites
-    if w.kind == "path_loss":
-        where = d.site in w.sites
+    if w.kind == "path_loss":  # the loss of one server explains what is seen of that server, or of its site
+        where = d.server == w.target if d.server else d.site in w.sites
     elif d.server and names_server:
         where = d.server == w.target
     else:
         where = d.site == "*" or d.site in w.sites
-    return where and d.start < w.end + grace_s and d.end > w.start
+    # a detection may reach back one bin before its fault: a restart is dated by the last
+    # record of the incarnation it ended
+    return where and d.start < w.end + grace_s and d.end > w.start - grace_s / GRACE_BINS
 
 
 def kind_scores(detections: list[Detection], windows: list[FaultWindow], bin_s: float,
@@ -292,7 +375,7 @@ def kind_scores(detections: list[Detection], windows: list[FaultWindow], bin_s: 
 def _delays(detections: list[Detection], windows: list[FaultWindow], grace_s: float) -> list[float]:
     delays = []
     for w in windows:
-        starts = [d.start for d in detections if explains(w, d, grace_s)]
+        starts = [d.start for d in detections if explains(w, d, grace_s, FINDS)]
         if starts:
             delays.append(max(min(starts) - w.start, 0.0))
     return delays
@@ -314,5 +397,5 @@ def anomaly_metrics(detections: list[Detection], windows: list[FaultWindow], bin
     ]
 
 
-__all__ = ["ABS_FLOOR", "EXPLAINS", "MAD_K", "Detection", "FaultWindow", "KindScore", "anomaly_metrics", "detect", "explains",
-           "fault_windows", "flagged", "kind_scores", "loss_context", "ratio_detections", "ratios", "restart_detections", "skew_detections"]
+__all__ = ["ABS_FLOOR", "EXPLAINS", "FINDS", "MAD_K", "PERMANENT", "SERVER_ABS_FLOOR", "Detection", "FaultWindow", "KindScore", "anomaly_metrics", "detect", "explains",
+           "fault_windows", "flagged", "kind_scores", "loss_context", "merged", "ratio_detections", "ratios", "restart_detections", "skew_detections"]

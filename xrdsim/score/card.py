@@ -29,6 +29,7 @@ from xrdsim.score.catalog import Metric, metric
 from xrdsim.score.expectations import Expectation
 from xrdsim.score.loss import LossRow, group_host, loss_metrics, loss_rows
 from xrdsim.score.match import Matching, Rec, match, truth_bytes
+from xrdsim.score.signals import LossEvent, summary_host
 from xrdsim.score.metrics import (
     byte_precision,
     byte_recall,
@@ -50,7 +51,9 @@ class RunInputs:
     """What a run left: truth tables, normalised records, the collector's view.
 
     ``groups`` is the collector report's ``GroupStats`` rows (None: no loss estimate);
-    ``summaries`` the summary samples (``server``, ``link_in_delta``, ``link_out_delta``).
+    ``summaries`` the summary samples (``server``, ``link_in_delta``, ``link_out_delta``,
+    ``t_emitted``); ``losses`` the collector's declared losses in time, each named by its
+    server key (empty: the collector tells none).
     """
 
     transfers: list[TransferRow]
@@ -65,6 +68,7 @@ class RunInputs:
     groups: list[Any] | None = None
     summaries: list[Any] = field(default_factory=list)
     record_hosts: dict[str, str] = field(default_factory=dict)
+    losses: list[LossEvent] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +156,26 @@ def per_site(m: Matching, series: VolumeSeries, site_of: Mapping[str, str], ip_h
 def _summary_ratio(inputs: RunInputs, hosts: list[str]) -> float:
     link: dict[str, int] = defaultdict(int)
     for s in inputs.summaries:
-        host, _, port = str(s.server).rpartition(":")
-        link[host if port.isdigit() else str(s.server)] += (s.link_in_delta or 0) + (s.link_out_delta or 0)
+        link[summary_host(s.server)] += (s.link_in_delta or 0) + (s.link_out_delta or 0)
     seen = {h for h in link if h in set(hosts)} or set(link)
     if not link:
         return math.nan
     recorded = sum(r.total_bytes for r, h in zip(inputs.records, hosts) if h in seen)
     return ratio(sum(link[h] for h in seen), recorded)
+
+
+def _losses(inputs: RunInputs) -> list[LossEvent]:
+    """The collector's declared losses, each named by its server's host."""
+    return [LossEvent(inputs.record_hosts.get(ev.server, ev.server), ev.group, ev.t, ev.count) for ev in inputs.losses]
+
+
+def _summary_times(inputs: RunInputs) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = defaultdict(list)
+    for s in inputs.summaries:
+        t = getattr(s, "t_emitted", None)
+        if t is not None:
+            out[summary_host(s.server)].append(float(t))
+    return out
 
 
 def score_run(inputs: RunInputs) -> ScoreCard:
@@ -169,8 +186,10 @@ def score_run(inputs: RunInputs) -> ScoreCard:
     bins = Bins(float(inputs.t0), inputs.bin_s, max(1, math.ceil(inputs.duration_s / inputs.bin_s)))
     series = volume_series(inputs.counters, zip(inputs.records, hosts), site_of, bins, inputs.overhead)
     loss = loss_rows(inputs.datagrams, inputs.groups, group_host(inputs.record_hosts, ip_hosts))
-    detections = detect(series, zip(inputs.records, hosts), site_of, float(inputs.t0) + inputs.duration_s)
-    windows = fault_windows(inputs.faults, site_of, series.sites)
+    run_end = float(inputs.t0) + inputs.duration_s
+    servers = volume_series(inputs.counters, zip(inputs.records, hosts), {h: h for h in site_of}, bins, inputs.overhead)
+    detections = detect(series, zip(inputs.records, hosts), site_of, run_end, servers, _losses(inputs), _summary_times(inputs))
+    windows = fault_windows(inputs.faults, site_of, series.sites, run_end)
     context = loss_context(inputs.datagrams, site_of, float(inputs.t0), GRACE_BINS * inputs.bin_s)
     metrics = transfer_metrics(m) + volume_metrics(series)
     metrics.append(metric("summary_link_ratio", _summary_ratio(inputs, hosts)))

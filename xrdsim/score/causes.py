@@ -19,7 +19,7 @@ from xrdsim.sim import DatagramRow, FaultRow, TransferRow
 AFTER_CLOSE_S = 660.0
 #: path cause (``xrdsim.net``) → the words of the report.
 LOSS_CAUSE = {"outage": "collector outage", "burst": "datagram lost on the path", "iid": "datagram lost on the path",
-              "fragment": "datagram lost on the path (IP fragment)"}
+              "fragment": "datagram lost on the path (IP fragment)", "silent": "server's monitoring blocked on the path"}
 #: record ``ended`` → the cause of its wrong bytes.
 ENDED_CAUSE = {"timeout": "TTL expiry", "server_restart": "restart", "collector_shutdown": "open at the end of the run",
                "evicted": "state bound (eviction)", "forced_close": "forced close"}
@@ -41,15 +41,26 @@ class Miss:
 
 
 class _Losses:
-    """Lost datagrams per server, by send time (unix), with their path cause."""
+    """Lost datagrams per server, by send time (unix), with their path cause; and the lost
+    u maps (a user's login) per server."""
 
     def __init__(self, datagrams: Iterable[DatagramRow], t0: float) -> None:
         lost: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        logins: dict[str, list[float]] = defaultdict(list)
         for d in datagrams:
             if d.fate == "lost":  # the datagram table keeps simulated seconds
                 lost[d.server].append((t0 + d.t_send, d.cause))
+                if d.code == "u":
+                    logins[d.server].append(t0 + d.t_send)
         self.times = {s: [t for t, _ in sorted(v)] for s, v in lost.items()}
         self.causes = {s: [c for _, c in sorted(v)] for s, v in lost.items()}
+        self.logins = {s: sorted(v) for s, v in logins.items()}
+
+    def login_lost(self, server: str, before: float) -> bool:
+        """Whether a u map of ``server`` was lost before ``before`` (a session's login: the
+        records of its files can carry no user)."""
+        times = self.logins.get(server, [])
+        return bool(times) and times[0] <= before
 
     def cause(self, server: str, start: float, end: float) -> str:
         """The report's words for the first datagram of ``server`` lost in [start, end], or ''."""
@@ -60,10 +71,15 @@ class _Losses:
         return ""
 
 
+def _no_fstream(faults: Iterable[FaultRow]) -> dict[str, float]:
+    """Server → when a config_drift restart took its f-stream away."""
+    return {f.target: f.start for f in faults if f.kind == "config_drift" and "fstat" in f.parameters.partition("drop=")[2].split(",")}
+
+
 def _restarts(faults: Iterable[FaultRow]) -> dict[str, list[FaultRow]]:
     out: dict[str, list[FaultRow]] = defaultdict(list)
     for f in faults:
-        if f.kind == "server_restart":
+        if f.kind in ("server_restart", "config_drift"):  # a drift is a restart with another config
             out[f.target].append(f)
     return out
 
@@ -73,9 +89,11 @@ def cut_by_restart(t: TransferRow, restarts: dict[str, list[FaultRow]]) -> bool:
     return any(t.open_time <= f.start <= t.close_time + 1.0 for f in restarts.get(t.server, []) + restarts.get(t.site, []))
 
 
-def _cause(t: TransferRow, losses: _Losses, restarts: dict[str, list[FaultRow]]) -> str:
+def _cause(t: TransferRow, losses: _Losses, restarts: dict[str, list[FaultRow]], no_f: dict[str, float]) -> str:
     if cut_by_restart(t, restarts):
         return "restart"
+    if t.server in no_f and t.open_time >= no_f[t.server]:
+        return "configuration drift (no f-stream)"
     return losses.cause(t.server, t.open_time - 1.0, t.close_time + AFTER_CLOSE_S) or "unexplained"
 
 
@@ -93,13 +111,16 @@ def _wrong(t: TransferRow, r: Rec) -> str:
 def explain(m: Matching, datagrams: Iterable[DatagramRow], faults: Iterable[FaultRow], t0: float) -> list[Miss]:
     """Every missed, extra and wrong transfer with its cause, in time order per outcome;
     ``t0`` is the unix time of simulated second 0."""
-    losses, restarts = _Losses(datagrams, t0), _restarts(faults)
-    out = [Miss("missed", t.server, t.lfn, t.open_time, _cause(t, losses, restarts), f"{truth_bytes(t):,} bytes")
+    faults = list(faults)
+    losses, restarts, no_f = _Losses(datagrams, t0), _restarts(faults), _no_fstream(faults)
+    out = [Miss("missed", t.server, t.lfn, t.open_time, _cause(t, losses, restarts, no_f), f"{truth_bytes(t):,} bytes")
            for t in sorted(m.missed, key=lambda t: t.open_time)]
     for t, r in m.pairs:
         detail = _wrong(t, r)
         if detail:
-            cause = ENDED_CAUSE.get(r.ended) or _cause(t, losses, restarts)
+            cause = ENDED_CAUSE.get(r.ended) or _cause(t, losses, restarts, no_f)
+            if cause == "unexplained" and t.user_dn and not r.user_dn and losses.login_lost(t.server, t.open_time):
+                cause = "user map lost on the path"
             out.append(Miss("wrong", t.server, t.lfn, t.open_time, cause, detail))
     dup = {id(r) for r in m.duplicated}
     for r in m.spurious:

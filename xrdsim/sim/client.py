@@ -185,8 +185,9 @@ def transfer_row(ctx: "RunContext", xfer: Transfer, job: Job, totals: tuple[int,
     n, segs, written = _request_counts(plan, mf.frac(t), kind)
     ip = job.client.ip6 if job.ipv6 else job.client.ip4
     # The truth holds what the server sent: a session logged in without auth has no `&m=`
-    # DN nor `&o=` VO in its u map (login_text), so a record cannot know them either.
-    sent_auth = ctx.cfg.monitor.auth and job.auth
+    # DN nor `&o=` VO in its u map (login_text), so a record cannot know them either; nor
+    # has any session of a server that sends no u maps at all (a config_drift without user).
+    sent_auth = ctx.cfg.monitor.auth and mf.session.user_dictid != 0 and job.auth  # dictid 0: no u map sent
     dn, vo = (job.user.dn, job.user.vo) if sent_auth else ("", "")
     return TransferRow(
         xfer.ident, srv.site.name, srv.name, srv.spec.host.ip4, xfer.stod, mf.file_id, mf.session.user_dictid,

@@ -46,6 +46,9 @@ class FaultKind(enum.Enum):
     CLOCK_SKEW = "clock_skew"
     CLIENT_CRASH = "client_crash"
     COLLECTOR_OUTAGE = "collector_outage"
+    SERVER_SILENT = "server_silent"  # one server's monitoring lost on the path (a firewall)
+    LOSS_BURST = "loss_burst"  # one server's path loses a share of its monitoring for a while
+    CONFIG_DRIFT = "config_drift"  # a restart with monitoring events dropped (``drop``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +275,12 @@ class NicConfig:
 
 @dataclass(frozen=True, slots=True)
 class FaultConfig:
-    """One injected fault; ``target`` is a server host or site name ('' = chosen by seed)."""
+    """One injected fault; ``target`` is a server host or site name ('' = chosen by seed).
+
+    ``fraction``: the share of crashing jobs (client_crash) or of lost datagrams
+    (loss_burst); ``drop``: the ``xrootd.monitor`` dest events a config_drift restart
+    comes back without (``user``: no u maps, so no DN; ``fstat``: no f-stream).
+    """
 
     kind: FaultKind = FaultKind.SERVER_RESTART
     at_s: float = 0.0
@@ -282,6 +290,7 @@ class FaultConfig:
     fraction: float = 1.0
     detect_s: float = 60.0
     reboot: bool = False
+    drop: list[DestEvent] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,21 @@
-"""Injected faults of the model: server restart, clock skew, client crash, collector outage.
+"""Injected faults of the model: server restart, clock skew, client crash, collector outage,
+a silent server, a loss burst on one server's path, and a configuration drift.
 
 Each scenario ``FaultConfig`` becomes a SimPy process (or a window) and a truth row; the
-collector outage becomes a window of the path (``xrdsim.net``). Path faults are not here.
+collector outage, the silent server and the loss burst become windows of the path
+(``xrdsim.net``), the last two for the server's address only. A configuration drift is a
+restart that comes back with some ``xrootd.monitor`` dest events dropped: XRootD reads its
+monitoring directives only at start. Path faults of the whole run are not here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import TYPE_CHECKING, Iterator
 
 from xrdsim.net import OutageConfig
-from xrdsim.sim.config import FaultConfig, FaultKind
+from xrdsim.sim.config import DestEvent, FaultConfig, FaultKind, MonitorConfig
 from xrdsim.sim.truth import FaultRow
 
 if TYPE_CHECKING:
@@ -44,11 +49,15 @@ class Faults:
             kind = fault.kind if isinstance(fault.kind, FaultKind) else FaultKind(fault.kind)
             end = fault.at_s + fault.duration_s
             target = ""
-            if kind in (FaultKind.SERVER_RESTART, FaultKind.CLOCK_SKEW):
+            if kind in PROCESSES:
                 srv = self.target(fault)
                 target = srv.name
-                proc = restart if kind is FaultKind.SERVER_RESTART else skew
-                ctx.env.process(proc(ctx, srv, fault))
+                ctx.env.process(PROCESSES[kind](ctx, srv, fault))
+            elif kind in (FaultKind.SERVER_SILENT, FaultKind.LOSS_BURST):
+                srv = self.target(fault)
+                target = srv.name
+                share = 1.0 if kind is FaultKind.SERVER_SILENT else fault.fraction
+                self.outages.append(OutageConfig(fault.at_s, end, srv.spec.host.ip4, share))
             elif kind is FaultKind.CLIENT_CRASH:
                 self.crash_windows.append(fault)
                 target = fault.target or "*"
@@ -56,6 +65,8 @@ class Faults:
                 self.outages.append(OutageConfig(fault.at_s, end))
                 target = "collector"
             params = f"skew_s={fault.skew_s}&fraction={fault.fraction}&detect_s={fault.detect_s}&reboot={fault.reboot}"
+            if fault.drop:
+                params += "&drop=" + ",".join(DestEvent(e).value for e in fault.drop)
             ctx.truth.add("faults", FaultRow(kind.value, target, base + fault.at_s, base + end, params))
 
     def maybe_crash(self, job: "Job", rng: random.Random) -> "Job":
@@ -79,6 +90,23 @@ def restart(ctx: "RunContext", srv: "Server", fault: FaultConfig) -> Iterator:
         srv.octets.reset()
 
 
+def drifted(cfg: MonitorConfig, drop: list[DestEvent]) -> MonitorConfig:
+    """``cfg`` with the events ``drop`` removed from every dest (a dest left with none
+    reports files: XRootD's default for a dest without events)."""
+    gone = {DestEvent(e) for e in drop}
+    dests = [dataclasses.replace(d, events=[e for e in d.events if DestEvent(e) not in gone]) for d in cfg.dests]
+    return dataclasses.replace(cfg, dests=dests)
+
+
+def drift(ctx: "RunContext", srv: "Server", fault: FaultConfig) -> Iterator:
+    """Restart ``srv`` at ``at_s`` with its monitoring config drifted (``drop``)."""
+    yield ctx.env.timeout(fault.at_s)
+    srv.monitor_cfg = drifted(srv.monitor_cfg, fault.drop)
+    now = ctx.env.now
+    for xfer in srv.restart(now, fault.duration_s or RESTART_DOWNTIME_S):
+        ctx.record_lost(xfer, now)
+
+
 def skew(ctx: "RunContext", srv: "Server", fault: FaultConfig) -> Iterator:
     """Step the clock of ``srv`` by ``skew_s`` at ``at_s`` (back after ``duration_s`` if set)."""
     yield ctx.env.timeout(fault.at_s)
@@ -88,4 +116,7 @@ def skew(ctx: "RunContext", srv: "Server", fault: FaultConfig) -> Iterator:
         srv.set_skew(-fault.skew_s)
 
 
-__all__ = ["Faults", "restart", "skew"]
+#: Fault kinds that run as a process on their target server.
+PROCESSES = {FaultKind.SERVER_RESTART: restart, FaultKind.CLOCK_SKEW: skew, FaultKind.CONFIG_DRIFT: drift}
+
+__all__ = ["PROCESSES", "Faults", "drift", "drifted", "restart", "skew"]

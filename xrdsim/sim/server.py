@@ -98,6 +98,7 @@ class Server:
         self.src: list[Address] = [(spec.host.ip4, p) for p in ports]
         self.dst: list[Address] = [dest_address(d.host, d.port) for d in ctx.cfg.monitor.dests]
         self.new_session_ids = version_tuple(spec.version) >= (5, 6, 5)
+        self.monitor_cfg = ctx.cfg.monitor  # a config_drift restart replaces it
         self.counts_http_puts = version_tuple(spec.version) >= HTTP_PUT_COUNTED
         self.monitor: Monitor = self._monitor(0.0)
 
@@ -122,7 +123,7 @@ class Server:
         return self.ctx.cfg.start_time + self.skew_s
 
     def _monitor(self, t: float) -> Monitor:
-        self.monitor = Monitor(self.ctx.cfg.monitor, self.ctx.cfg.dialect, int(self.wire_base() + t),
+        self.monitor = Monitor(self.monitor_cfg, self.ctx.cfg.dialect, int(self.wire_base() + t),
                                self.monitor_sid(), self.wire_base(), "", t)
         self.monitor.ident_text = self.ident_text()
         return self.monitor
