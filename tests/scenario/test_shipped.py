@@ -12,7 +12,7 @@ from xrdsim.scenario import load_scenario
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml"))
 SHIPPED = {"quickstart", "wlcg-day", "lossy-wan", "restarts", "long-lived", "tpc-heavy", "dcache-dialect", "multi-dest", "collector-outage",
-           "silent-servers", "config-drift", "clock-skew"}
+           "silent-servers", "config-drift", "clock-skew", "old-xrootd"}
 
 
 def test_the_promised_scenarios_are_shipped():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
@@ -148,3 +149,18 @@ def test_a_server_whose_record_times_sit_an_hour_off_their_arrival_has_a_skewed_
     windows = fault_windows([FaultRow("clock_skew", "srv2", 300.0, 600.0, "skew_s=-3600")], {"srv2": "S1"}, ["S1"])
     m = {x.name: x.value for x in anomaly_metrics(found, windows, 100.0)}
     assert (m["anomaly_precision"], m["anomaly_recall"]) == (1.0, 1.0)
+
+
+def test_an_http_upload_closed_with_write_0_explains_a_drop_at_its_server(make_rec):
+    from xrdsim.score.anomaly import put_context
+
+    put = dataclasses.replace(make_rec(write=0, start=1000.0, end=1100.0), protocol="https", rw=True)
+    xroot = dataclasses.replace(put, protocol="xroot")
+    counted = dataclasses.replace(put, write_bytes=5_000_000)
+    windows = put_context([(put, "srv1"), (xroot, "srv2"), (counted, "srv3")], {"srv1": "S1", "srv2": "S1", "srv3": "S2"}, 200.0)
+    assert [(w.kind, w.target, w.sites) for w in windows] == [("http_put_write0", "srv1", ("S1",))]
+    drop = Detection("volume_drop", "S1", "srv1", 1000.0, 1600.0, 0.4)
+    elsewhere = Detection("volume_drop", "S1", "srv2", 1000.0, 1600.0, 0.4)
+    m = {x.name: x.value for x in anomaly_metrics([drop, elsewhere], [], 600.0, windows)}
+    assert m["anomaly_false_alarms"] == 1  # srv2's drop has no write-0 upload of its own
+    assert m["anomaly_precision"] == 0.5

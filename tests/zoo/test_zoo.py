@@ -97,6 +97,7 @@ ZOO: dict[str, Corruption] = {
     "no loss accounting": _loss(0),
     "loss ×2": _loss(2),
     "restart not ended": _not_ended,
+    "HTTP writes dropped": _each(1.0, lambda r: dataclasses.replace(r, write_bytes=0) if r.protocol.startswith("http") else r),
 }
 
 __all__ = ["ZOO", "Corruption"]
@@ -157,7 +158,7 @@ def test_every_corruption_changes_what_it_claims_to():
 
 #: The scenarios the README promises (others, such as the fidelity script, teach no gate).
 SHIPPED = sorted(["quickstart", "wlcg-day", "lossy-wan", "restarts", "long-lived", "tpc-heavy", "dcache-dialect", "multi-dest",
-                  "collector-outage", "silent-servers", "config-drift", "clock-skew"])
+                  "collector-outage", "silent-servers", "config-drift", "clock-skew", "old-xrootd"])
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.heavy) if n in HEAVY else n for n in SHIPPED])

@@ -72,6 +72,8 @@ EXPLAINS: dict[str, frozenset[str]] = {
     "client_crash": frozenset({"volume_drop", "volume_excess"}),
     # a lost f packet takes records: the server's bytes drop, and it may fall silent a while
     "path_loss": frozenset({"volume_drop", "loss_burst", "server_silent"}),
+    # XRootD before 5.7.3 closes an HTTP PUT with write 0: its bytes crossed the NIC only
+    "http_put_write0": frozenset({"volume_drop"}),
     "server_silent": frozenset({"server_silent", "loss_burst", "volume_drop", "volume_excess"}),
     "loss_burst": frozenset({"loss_burst", "volume_drop", "volume_excess"}),
     # a drift is a restart with fewer monitoring events
@@ -337,13 +339,31 @@ def loss_context(datagrams: Iterable[Any], site_of: Mapping[str, str], t0: float
     return out
 
 
+#: Context windows: conditions of the run that explain detections but are no fault to find.
+CONTEXT = frozenset({"path_loss", "http_put_write0"})
+
+
+def put_context(records: Iterable[tuple[Rec, str]], site_of: Mapping[str, str], grace_s: float) -> list[FaultWindow]:
+    """Windows of kind ``http_put_write0``: each HTTP upload a record closes with write 0 (what
+    XRootD before 5.7.3 reports for every PUT, measured on 5.5.3), at its server. Its bytes
+    crossed the NIC and no record can count them, so a drop there is the server's, not the
+    collector's. Read from the records alone: a collector that zeroed writes would still fail
+    the byte metrics against the truth."""
+    out = []
+    for rec, host in records:
+        if rec.rw and rec.write_bytes == 0 and rec.protocol.startswith("http") and rec.end_time is not None:
+            start = rec.start_time if rec.start_time is not None else rec.end_time
+            out.append(FaultWindow("http_put_write0", host, (site_of.get(host, rec.site),), start, rec.end_time + grace_s))
+    return out
+
+
 def explains(w: FaultWindow, d: Detection, grace_s: float, kinds: Mapping[str, frozenset[str]] = EXPLAINS) -> bool:
     """Whether fault ``w`` accounts for detection ``d``: a compatible kind (by ``kinds``), the
     same place (site, or server when the detection names one), overlapping time (plus grace)."""
     if d.kind not in kinds.get(w.kind, frozenset({w.kind})):
         return False
     names_server = w.target not in EVERYWHERE and w.target not in w.sites
-    if w.kind == "path_loss":  # the loss of one server explains what is seen of that server, or of its site
+    if w.kind in CONTEXT:  # a condition of one server explains what is seen of that server, or of its site
         where = d.server == w.target if d.server else d.site in w.sites
     elif d.server and names_server:
         where = d.server == w.target
@@ -397,5 +417,5 @@ def anomaly_metrics(detections: list[Detection], windows: list[FaultWindow], bin
     ]
 
 
-__all__ = ["ABS_FLOOR", "EXPLAINS", "FINDS", "MAD_K", "PERMANENT", "SERVER_ABS_FLOOR", "Detection", "FaultWindow", "KindScore", "anomaly_metrics", "detect", "explains",
-           "fault_windows", "flagged", "kind_scores", "loss_context", "merged", "ratio_detections", "ratios", "restart_detections", "skew_detections"]
+__all__ = ["ABS_FLOOR", "CONTEXT", "EXPLAINS", "FINDS", "MAD_K", "PERMANENT", "SERVER_ABS_FLOOR", "Detection", "FaultWindow", "KindScore", "anomaly_metrics", "detect", "explains",
+           "fault_windows", "flagged", "kind_scores", "loss_context", "merged", "put_context", "ratio_detections", "ratios", "restart_detections", "skew_detections"]

@@ -23,6 +23,7 @@ from xrdsim.score.anomaly import (
     fault_windows,
     kind_scores,
     loss_context,
+    put_context,
 )
 from xrdsim.score.causes import Miss, explain, restart_end_rate, unexplained_rate
 from xrdsim.score.catalog import Metric, metric
@@ -191,6 +192,7 @@ def score_run(inputs: RunInputs) -> ScoreCard:
     detections = detect(series, zip(inputs.records, hosts), site_of, run_end, servers, _losses(inputs), _summary_times(inputs))
     windows = fault_windows(inputs.faults, site_of, series.sites, run_end)
     context = loss_context(inputs.datagrams, site_of, float(inputs.t0), GRACE_BINS * inputs.bin_s)
+    context += put_context(zip(inputs.records, hosts), site_of, GRACE_BINS * inputs.bin_s)
     metrics = transfer_metrics(m) + volume_metrics(series)
     metrics.append(metric("summary_link_ratio", _summary_ratio(inputs, hosts)))
     metrics += loss_metrics(loss) + anomaly_metrics(detections, windows, inputs.bin_s, context)

@@ -43,6 +43,8 @@ class Rec:
     ended: str = ""
     record_id: str = ""
     revision: int = 0
+    protocol: str = ""
+    rw: bool = False
 
     @property
     def total_bytes(self) -> int:
@@ -105,7 +107,7 @@ def to_rec(obj: Any, fields: Mapping[str, str] | None = None, time_scale: float 
         text("file_lfn"), text("site"), text("user_dn"), text("vo"), text("client_host"),
         read, num("read_vector_bytes"), num("write_bytes"),
         opt("start_time"), opt("end_time"), opt("t_emitted"), text("ended"),
-        text("record_id"), num("revision"),
+        text("record_id"), num("revision"), text("protocol"), _get(obj, "rw", f) in (True, 1, "true", "True", "1"),
     )  # fmt: skip
 
 
