@@ -120,6 +120,27 @@ class ScriptedClient:
             self.book(xfer, *xroot_request(self.framing, "read" if pg else kind, n, len(pieces), pg))
         return self.wait(n)
 
+    def burst(self, kind: str, requests: list[list[tuple[int, int]]]) -> object:
+        """Issue ``requests`` back to back on the file opened last, each at the time the one
+        before completes; the event of the last completing. One SimPy event for them all:
+        a TPC pull is hundreds of pgreads. Each is still its own request — its own time in
+        the t-stream (whose cursor hands out only those due), its own count in the summary
+        and its own framing on the wire — and the flow's bytes run linearly to the end."""
+        xfer = self.files[-1]
+        plan, stats, stream = xfer.mf.plan, self.srv.stats, self.ctx.cfg.workload.stream_bps
+        pg = kind == "pgread"
+        t = self.now
+        down = up = 0
+        for pieces in requests:
+            n = plan.add(kind, t, pieces).nbytes
+            stats.request_at(t, kind, n, len(pieces))
+            d, u = xroot_request(self.framing, "read" if pg else kind, n, len(pieces), pg)
+            down, up = down + d, up + u
+            t += REQUEST_S + n * 8.0 / stream
+        flow = xfer.flow
+        flow.down, flow.up, flow.t1 = flow.down + down, flow.up + up, t
+        return self.ctx.env.timeout(t - self.now)
+
     def close(self, xfer: Transfer | None = None) -> None:
         """Close ``xfer`` (the file opened last): f and t CLOSE, truth row."""
         xfer = xfer or self.files[-1]
@@ -222,8 +243,7 @@ def _pgm_copy(c: ScriptedClient, src: Server, dst: Server, lfn: str, size: int) 
     pgm.connect()
     pgm.open(lfn, size, "read")
     yield pgm.wait(0)
-    for off in range(0, size, PGREAD_CHUNK):
-        yield pgm.request("pgread", [(off, min(PGREAD_CHUNK, size - off))])
+    yield pgm.burst("pgread", [[(off, min(PGREAD_CHUNK, size - off))] for off in range(0, size, PGREAD_CHUNK)])
     pgm.close()
     src.unbind(pgm.now)
     pgm.disconnect()

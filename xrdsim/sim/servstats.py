@@ -7,7 +7,8 @@ xroot logins count in ``lgn``. Values are a model; which counters move is XRootD
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import heapq
+from dataclasses import dataclass, field
 
 #: The ``oss`` path record of a 1 TB export (sizes in KiB, as XRootD reports them).
 OSS_TOTAL_KIB = 1 << 30
@@ -35,6 +36,18 @@ class ServerStats:
     written_kib: int = 0
     syncs: int = 0
     tpc_grants: int = 0
+    later: list[tuple[float, int, str, int, int]] = field(default_factory=list)  # requests not yet issued
+
+    def request_at(self, t: float, kind: str, nbytes: int, segs: int = 0) -> None:
+        """A request a burst will issue at ``t``: counted when a report reaches ``t``."""
+        heapq.heappush(self.later, (t, len(self.later), kind, nbytes, segs))
+
+    def settle(self, t: float) -> None:
+        """Count every request issued by ``t``."""
+        later = self.later
+        while later and later[0][0] <= t:
+            _, _, kind, nbytes, segs = heapq.heappop(later)
+            self.request(kind, nbytes, segs)
 
     def connected(self, xroot: bool, auth: bool) -> None:
         """A link was accepted (``xroot``: a login followed; ``auth``: with credentials)."""
@@ -60,8 +73,9 @@ class ServerStats:
             self.buffs += 1
             self.buff_mem += size
 
-    def blocks(self) -> dict:
-        """The summary blocks these counters fill, for ``build_summary``'s ``blocks``."""
+    def blocks(self, t: float) -> dict:
+        """The summary blocks these counters fill at ``t``, for ``build_summary``'s ``blocks``."""
+        self.settle(t)
         return {
             "buff": {"reqs": self.buff_reqs, "mem": self.buff_mem, "buffs": self.buffs},
             "poll": {"en": self.sessions, "ev": self.sessions},

@@ -20,7 +20,7 @@ def report_payload(srv: "Server", t: float) -> bytes:
     s, lk = srv.spec, srv.link_now(t)
     link = LinkStats(lk.num, lk.maxn, lk.tot, lk.in_bytes, lk.out_bytes, lk.ctime, 0, 0, 0)
     return build_summary_xml(int(srv.wire_base() + t), s.version, f"{s.host.name}:{s.port}", srv.monitor.stod, "xrootd",
-                             s.instance, srv.pid, s.site_name, link, blocks=srv.stats.blocks(), synced=srv.ctx.cfg.report.sync)
+                             s.instance, srv.pid, s.site_name, link, blocks=srv.stats.blocks(t), synced=srv.ctx.cfg.report.sync)
 
 
 __all__ = ["report_payload"]
