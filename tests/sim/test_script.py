@@ -226,3 +226,30 @@ def test_generated_http_puts_follow_the_server_version(version, counted):
     assert len(rows) > 50 and all(r.protocol == "https" for r in rows)
     assert all(r.payload_in_bytes > 1000 for r in rows)
     assert all((r.write_bytes > 0) == counted for r in rows)
+
+
+def test_a_tpc_pulls_pgreads_count_in_the_summary_and_t_stream_as_they_happen():
+    """The pgm copy's pgreads are issued as one burst, but each counts when it happens: the
+    source's summary ``rd`` climbs report by report while the copy runs, and its t-stream
+    READ entries come in many windows, not all at the start."""
+    import re
+
+    from xrdsim.sim import ReportConfig
+
+    mon = MonitorConfig(fstat_s=1.0, window_s=1.0, flush_s=1.0, lfn=True, ops=True,
+                        dests=[DestConfig(events=[DestEvent.FSTAT, DestEvent.USER, DestEvent.TPC]), FILES_IO])
+    size = 400 * 1024 * 1024  # 50 pgreads of 8 MiB: ~8.5 s at 400 Mb/s
+    tpc = StepConfig("tpc", "/dst/copy.bin", size_bytes=size, source_lfn="/src/f.bin", source_site=0)
+    cfg = SimConfig(duration_s=40, sites=[SiteConfig(name="A", servers=1, worker_nodes=1, xrootd_version="v5.5.3"),
+                                          SiteConfig(name="B", servers=1, worker_nodes=1, xrootd_version="v5.5.3")],
+                    workload=WorkloadConfig(jobs_per_hour=0, sessions=[SessionConfig(at_s=1, site=1, steps=[tpc])]),
+                    monitor=mon, report=ReportConfig("192.0.2.9", 9931, every_s=1))
+    run = simulate(cfg)
+    dgrams = list(run.datagrams())
+    src = run.ctx.servers[0]
+    reads = [int(m.group(1)) for d in dgrams if d.src == src.src[-1] and d.payload[:1] == b"<"
+             for m in [re.search(rb"<rd>(\d+)</rd>", d.payload)] if m]
+    assert reads[-1] == 50
+    assert len({r for r in reads if 0 < r < 50}) >= 5  # counted as they happen, not all at once
+    t_sent = [d.t_send for d in dgrams if d.src[0] == src.spec.host.ip4 and d.payload[:1] == b"t"]
+    assert len(t_sent) >= 4 and max(t_sent) - min(t_sent) >= 5.0  # the READ entries go out over the copy
