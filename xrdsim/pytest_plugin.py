@@ -28,6 +28,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("xrdsim")
     group.addoption("--xrdsim-reports", metavar="DIR", default=None, help="write each scenario's reports into DIR/NAME")
     parser.addini("xrdsim_scenario_dirs", "directory names whose *.yaml files are xrdsim scenarios", default=DEFAULT_DIRS)
+    parser.addini("xrdsim_heavy_scenarios", "scenario names marked `heavy` (minutes each: deselect them with -m 'not heavy')",
+                  default="")
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
@@ -42,8 +44,12 @@ class ScenarioFile(pytest.File):
     """One scenario file; it holds one item."""
 
     def collect(self) -> list[pytest.Item]:
-        """The scenario's single item, named after the file."""
-        return [ScenarioItem.from_parent(self, name=self.path.stem)]
+        """The scenario's single item, named after the file; marked ``heavy`` when the ini
+        option ``xrdsim_heavy_scenarios`` names it."""
+        item = ScenarioItem.from_parent(self, name=self.path.stem)
+        if self.path.stem in str(self.config.getini("xrdsim_heavy_scenarios")).split():
+            item.add_marker(pytest.mark.heavy)
+        return [item]
 
 
 class ScenarioItem(pytest.Item):

@@ -82,3 +82,17 @@ def test_tpc_bytes_cross_the_destination_nic_once(out):
     assert sum(t.read_bytes for t in pulls) > 10 * sum(t.read_bytes + t.write_bytes for t in clients if t.tpc)
     assert rx == sum(t.payload_in_bytes for t in clients) + sum(t.payload_out_bytes + t.payload_in_bytes for t in pulls)
     assert tx == sum(t.payload_out_bytes for t in clients) + sum(t.payload_in_bytes + t.payload_out_bytes for t in pulls)
+
+
+def test_the_queue_of_burst_requests_holds_only_what_is_still_to_come(out):
+    """Without summary reports nothing else settles the pgreads a TPC burst queued for their
+    time: each new burst settles what earlier ones issued, so the queue does not grow with
+    the run (it did: every pgread of the run stayed queued)."""
+    run, _ = out
+    pulls = sum(-(-t.read_bytes // (8 << 20)) for t in run.truth.transfers if t.tpc and t.read_bytes)  # pgreads of 8 MiB
+    queued = [len(s.stats.later) for s in run.ctx.servers]
+    assert pulls > 200
+    assert max(queued) <= 0.25 * pulls
+    end = CFG.duration_s
+    for s in run.ctx.servers:  # what is left was issued by the run's last bursts
+        assert all(t >= end - 3600 for t, *_ in s.stats.later)

@@ -130,6 +130,7 @@ class ScriptedClient:
         plan, stats, stream = xfer.mf.plan, self.srv.stats, self.ctx.cfg.workload.stream_bps
         pg = kind == "pgread"
         t = self.now
+        stats.settle(t)  # what earlier bursts issued by now: the queue holds only what is to come
         down = up = 0
         for pieces in requests:
             n = plan.add(kind, t, pieces).nbytes
