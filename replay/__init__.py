@@ -12,7 +12,17 @@ from replay.frames import Frame, read_frames
 from replay.packets import LinkType
 from replay.schedule import Planned, capture_time
 from replay.sender import ReplayReport, dry_run, replay
-from replay.tcp_bytes import Connection, Direction, EndpointBytes, Listener, TcpAccounting, count_tcp_payload, tcp_listeners
+from replay.tcp_bytes import (
+    Connection,
+    Direction,
+    EndpointBytes,
+    Listener,
+    TcpAccounting,
+    TcpScan,
+    count_tcp_payload,
+    scan_tcp,
+    tcp_listeners,
+)
 from replay.writer import WriteSummary, write_pcap
 
 __all__ = [
@@ -34,8 +44,10 @@ __all__ = [
     "count_tcp_payload",
     "dry_run",
     "read_datagrams",
+    "scan_tcp",
     "read_frames",
     "replay",
     "tcp_listeners",
+    "TcpScan",
     "write_pcap",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 from replay.errors import ReplayInputError
 from replay.frames import FilePath, iter_raw_frames
@@ -24,6 +25,9 @@ from replay.packets import (
 )
 from replay.reassembly import Reassembler
 from xrdsim.datagram import Datagram
+
+if TYPE_CHECKING:
+    from replay.tcp_bytes import TcpScan
 
 UDP = 17
 TCP = 6
@@ -66,6 +70,7 @@ def read_datagrams(
     stats: CaptureStats | None = None,
     max_pending: int = 4096,
     frag_timeout_s: float = 30.0,
+    tcp: "TcpScan | None" = None,
 ) -> Iterator[Datagram]:
     """Every complete UDP datagram of a pcap/pcapng capture sent to one of ``ports`` (all
     when None), in the order they became complete, as ``Datagram(t_send=ts, src, dst,
@@ -75,16 +80,20 @@ def read_datagrams(
     >>> sum(1 for _ in read_datagrams("monitoring.pcap", stats=stats))  # doctest: +SKIP
     56
 
-    Pass ``stats`` to learn what else the capture held. Raises ReplayInputError for an empty,
+    Pass ``stats`` to learn what else the capture held, and a ``replay.tcp_bytes.TcpScan`` as
+    ``tcp`` to have the same read count the TCP segments (``validate`` reads its capture
+    once). Raises ReplayInputError for an empty,
     truncated or non-capture file, an unsupported link type, and, once the capture is read,
     when not one datagram matched (the message carries the counts): a capture of only TCP,
     or the wrong ports, is a mistake worth one clear line rather than silence.
     """
     stats = CaptureStats() if stats is None else stats
-    reader = _UdpReader(path, stats, Reassembler(max_pending, frag_timeout_s))
+    reader = _UdpReader(path, stats, Reassembler(max_pending, frag_timeout_s), tcp)
     wanted = None if ports is None else frozenset(ports)
     for ts, linktype, data, orig_len in iter_raw_frames(path):
         stats.frames += 1
+        if tcp is not None:
+            tcp.frames += 1
         dgram = reader.frame(ts, linktype, data, orig_len)
         if dgram is not None and (wanted is None or dgram.dst[1] in wanted):
             stats.matched += 1
@@ -108,10 +117,11 @@ def ip_packet_of(path: FilePath, linktype: int, data: bytes, orig_len: int) -> I
 class _UdpReader:
     """Per-frame steps of ``read_datagrams``: classify, reassemble, check UDP, count."""
 
-    def __init__(self, path: FilePath, stats: CaptureStats, fragments: Reassembler) -> None:
+    def __init__(self, path: FilePath, stats: CaptureStats, fragments: Reassembler, tcp: "TcpScan | None" = None) -> None:
         self.path = path
         self.stats = stats
         self.fragments = fragments
+        self.tcp = tcp
 
     def frame(self, ts: float, linktype: int, data: bytes, orig_len: int) -> Datagram | None:
         pkt = ip_packet_of(self.path, linktype, data, orig_len)
@@ -122,6 +132,8 @@ class _UdpReader:
             return self._fragment(pkt, data, ts)
         if pkt.proto == UDP:
             return self._udp(pkt, data, pkt.l4, pkt.end, ts)
+        if pkt.proto == TCP and self.tcp is not None:
+            self.tcp.segment(ts, data, pkt.l4, pkt.end, pkt.src, pkt.dst)
         self._count_not_udp(pkt.proto)
         return None
 

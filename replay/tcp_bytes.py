@@ -87,15 +87,18 @@ def count_tcp_payload(path: FilePath, data_ports: Collection[int], bin_s: float 
 
     Raises ReplayInputError for a file ``replay`` cannot read.
     """
-    if not bin_s > 0:
-        raise ValueError(f"bin_s must be > 0, got {bin_s}")
-    counter = _Counter(frozenset(data_ports), bin_s)
+    return scan_tcp(path, bin_s).accounting(data_ports)
+
+
+def scan_tcp(path: FilePath, bin_s: float = 60.0) -> "TcpScan":
+    """Every TCP segment of a capture through one ``TcpScan`` (one read of the file)."""
+    scan = TcpScan(bin_s)
     for ts, linktype, data, orig_len in iter_raw_frames(path):
-        counter.frames += 1
+        scan.frames += 1
         pkt = ip_packet_of(path, linktype, data, orig_len)
         if pkt is not None and pkt.proto == TCP and pkt.frag_id < 0:
-            counter.segment(ts, data, pkt.l4, pkt.end, pkt.src, pkt.dst)
-    return counter.result()
+            scan.segment(ts, data, pkt.l4, pkt.end, pkt.src, pkt.dst)
+    return scan
 
 
 @dataclass(slots=True)
@@ -107,38 +110,52 @@ class _Totals:
     bins: defaultdict[int, int] = field(default_factory=lambda: defaultdict(int))
 
 
-class _Counter:
-    """Running totals of ``count_tcp_payload``: per endpoint/direction and per flow sequence space."""
+@dataclass(slots=True)
+class _Flow:
+    """One direction of one TCP connection: its sequence space and what it carried."""
 
-    def __init__(self, ports: frozenset[int], bin_s: float) -> None:
-        self.ports = ports
+    seen: int = 0  # segments, with or without payload
+    first_t: float = math.inf
+    space: "SeqSpace | None" = None
+    totals: _Totals = field(default_factory=_Totals)
+
+
+class TcpScan:
+    """What one read of a capture learns of its TCP, before anyone knows the data ports: per
+    flow direction its payload (each sequence byte once, per time bin), and the connections
+    opened. ``accounting(ports)`` and ``listeners()`` then give what ``count_tcp_payload``
+    and ``tcp_listeners`` give, so ``validate`` reads its capture once for the monitoring
+    and the TCP alike (``read_datagrams(..., tcp=scan)``)."""
+
+    def __init__(self, bin_s: float = 60.0) -> None:
+        if not bin_s > 0:
+            raise ValueError(f"bin_s must be > 0, got {bin_s}")
         self.bin_s = bin_s
-        self.frames = self.tcp = self.cut = 0
-        self.first_t: float | None = None
-        self.totals: defaultdict[tuple[bytes, int, Direction], _Totals] = defaultdict(_Totals)
-        self.flows: dict[tuple[bytes, int, bytes, int], SeqSpace] = {}
+        self.frames = self.cut = 0
+        self.flows: dict[tuple[bytes, int, bytes, int], _Flow] = {}
+        self.opened: dict[tuple[bytes, int, bytes, int], list[float]] = {}  # (client ip, port, server ip, port) -> [first, last]
 
     def segment(self, ts: float, data: bytes, l4: int, end: int, src: bytes, dst: bytes) -> None:
+        """One TCP segment whose header starts at ``data[l4]``; ``end`` is where IP says it ends."""
         if len(data) < l4 + 14:
             self.cut += 1
             return
         sport, dport, seq, offset_byte, flags = TCP_FIXED.unpack_from(data, l4)
-        if dport in self.ports:
-            key = (dst, dport, Direction.IN)
-        elif sport in self.ports:
-            key = (src, sport, Direction.OUT)
-        else:
-            return
-        self.tcp += 1
-        self.first_t = ts if self.first_t is None else min(self.first_t, ts)
+        key = (src, sport, dst, dport)
+        self._opening(key, ts, flags)
+        flow = self.flows.get(key)
+        if flow is None:
+            flow = self.flows[key] = _Flow()
+        flow.seen += 1
+        if ts < flow.first_t:
+            flow.first_t = ts
         length = end - l4 - (offset_byte >> 4) * 4
         if length <= 0:
             return
-        space = self.flows.setdefault((src, sport, dst, dport), SeqSpace(seq))
-        new = space.add(seq + 1 if flags & SYN else seq, length)
-        self._count(self.totals[key], ts, length, new)
-
-    def _count(self, totals: _Totals, ts: float, length: int, new: int) -> None:
+        if flow.space is None:
+            flow.space = SeqSpace(seq)
+        new = flow.space.add(seq + 1 if flags & SYN else seq, length)
+        totals = flow.totals
         totals.payload += new
         totals.retransmitted_bytes += length - new
         if new:
@@ -147,15 +164,54 @@ class _Counter:
         else:
             totals.retransmitted += 1
 
-    def result(self) -> TcpAccounting:
+    def _opening(self, key: tuple[bytes, int, bytes, int], ts: float, flags: int) -> None:
+        opened = self.opened
+        if flags & (SYN | ACK) == SYN:
+            opened[key] = [ts, ts]
+        elif flags & (SYN | ACK) == SYN | ACK:
+            opened.setdefault((key[2], key[3], key[0], key[1]), [ts, ts])
+        span = opened.get(key) or opened.get((key[2], key[3], key[0], key[1]))
+        if span is not None and ts > span[1]:
+            span[1] = ts
+
+    def accounting(self, data_ports: Collection[int]) -> TcpAccounting:
+        """The payload to and from ``data_ports``, per server endpoint and direction: the
+        server side of a flow is the end whose port is a data port (the destination when
+        both are)."""
+        ports = frozenset(data_ports)
+        totals: defaultdict[tuple[bytes, int, Direction], _Totals] = defaultdict(_Totals)
+        tcp, first_t = 0, None
+        for (src, sport, dst, dport), flow in self.flows.items():
+            if dport in ports:
+                key = (dst, dport, Direction.IN)
+            elif sport in ports:
+                key = (src, sport, Direction.OUT)
+            else:
+                continue
+            tcp += flow.seen
+            first_t = flow.first_t if first_t is None else min(first_t, flow.first_t)
+            into, part = totals[key], flow.totals
+            into.payload += part.payload
+            into.segments += part.segments
+            into.retransmitted += part.retransmitted
+            into.retransmitted_bytes += part.retransmitted_bytes
+            for k, n in part.bins.items():
+                into.bins[k] += n
         endpoints = tuple(
             EndpointBytes(
                 (ip_text(ip), port), direction, t.payload, t.segments, t.retransmitted, t.retransmitted_bytes,
                 tuple((k * self.bin_s, n) for k, n in sorted(t.bins.items())),
             )
-            for (ip, port, direction), t in sorted(self.totals.items())
+            for (ip, port, direction), t in sorted(totals.items())
         )
-        return TcpAccounting(self.bin_s, endpoints, self.frames, self.tcp, self.cut, self.first_t)
+        return TcpAccounting(self.bin_s, endpoints, self.frames, tcp, self.cut, first_t)
+
+    def listeners(self) -> tuple["Listener", ...]:
+        """Every endpoint a connection was opened to (see ``tcp_listeners``)."""
+        by_server: defaultdict[Address, list[Connection]] = defaultdict(list)
+        for (cip, _, sip, sport), (first, last) in self.opened.items():
+            by_server[(ip_text(sip), sport)].append(Connection(ip_text(cip), first, last))
+        return tuple(Listener(a, tuple(sorted(c, key=lambda x: x.first_t))) for a, c in sorted(by_server.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,24 +239,7 @@ def tcp_listeners(path: FilePath) -> tuple[Listener, ...]:
     >>> [(l.address, len(l.connections)) for l in tcp_listeners("capture.pcap")]  # doctest: +SKIP
     [(('127.0.0.1', 21894), 6), (('127.0.0.1', 21895), 5)]
     """
-    flows: dict[tuple[bytes, int, bytes, int], list[float]] = {}  # (client ip, port, server ip, port) -> [first, last]
-    for ts, linktype, data, orig_len in iter_raw_frames(path):
-        pkt = ip_packet_of(path, linktype, data, orig_len)
-        if pkt is None or pkt.proto != TCP or pkt.frag_id >= 0 or len(data) < pkt.l4 + 14:
-            continue
-        sport, dport, _, _, flags = TCP_FIXED.unpack_from(data, pkt.l4)
-        key = (pkt.src, sport, pkt.dst, dport)
-        if flags & (SYN | ACK) == SYN:
-            flows[key] = [ts, ts]
-        elif flags & (SYN | ACK) == SYN | ACK:
-            flows.setdefault((pkt.dst, dport, pkt.src, sport), [ts, ts])
-        span = flows.get(key) or flows.get((pkt.dst, dport, pkt.src, sport))
-        if span is not None:
-            span[1] = max(span[1], ts)
-    by_server: defaultdict[Address, list[Connection]] = defaultdict(list)
-    for (cip, _, sip, sport), (first, last) in flows.items():
-        by_server[(ip_text(sip), sport)].append(Connection(ip_text(cip), first, last))
-    return tuple(Listener(a, tuple(sorted(c, key=lambda x: x.first_t))) for a, c in sorted(by_server.items()))
+    return scan_tcp(path).listeners()
 
 
 class SeqSpace:
@@ -220,6 +259,12 @@ class SeqSpace:
         """Record [seq, seq+length); returns how many of those bytes are new."""
         start = self.top + ((seq - self.top + SEQ_HALF) % SEQ_MOD - SEQ_HALF)
         end = start + length
+        ends = self.ends
+        if ends and start == ends[-1]:  # in order, right after the highest interval: all new
+            ends[-1] = end
+            if end > self.top:
+                self.top = end
+            return length
         self.top = max(self.top, end)
         lo = bisect.bisect_left(self.ends, start)  # first interval that may touch [start, end)
         hi = bisect.bisect_right(self.starts, end)  # intervals before hi start at or before end

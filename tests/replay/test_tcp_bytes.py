@@ -112,3 +112,51 @@ def test_seq_space_state_stays_bounded():
     for i in range(1000):
         space.add(i * 20, 10)  # a hole after every segment
     assert len(space.starts) <= 65
+
+
+@pytest.mark.parametrize("fixture", ["real-xrootd-5.5.3", "real-xrootd-5.5.3-net", "real-xrootd-5.5.3-http"])
+def test_one_read_for_monitoring_and_tcp_counts_what_the_separate_reads_count(fixture):
+    """``validate`` reads its capture once: the TCP scan fed by ``read_datagrams`` gives the
+    payload per endpoint and the listeners the dedicated reads give, for every port."""
+    from pathlib import Path
+
+    from replay import TcpScan, read_datagrams, tcp_listeners
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / fixture / "capture.pcap"
+    if not path.exists():
+        pytest.skip(f"{fixture} has no capture.pcap")
+    scan = TcpScan(60.0)
+    try:
+        sum(1 for _ in read_datagrams(path, tcp=scan))
+    except ReplayInputError:  # a capture of TCP alone: read to its end all the same
+        pass
+    assert scan.frames > 0
+    listeners = tcp_listeners(path)
+    assert scan.listeners() == listeners and listeners
+    for ports in [{lst.address[1] for lst in listeners}, {1094}, {1}]:
+        assert scan.accounting(ports) == count_tcp_payload(path, ports, 60.0)
+    assert scan.accounting({lst.address[1] for lst in listeners}).payload_bytes() > 0
+
+
+def _reference_new(seen: set[int], start: int, length: int) -> int:
+    new = {b for b in range(start, start + length) if b not in seen}
+    seen.update(new)
+    return len(new)
+
+
+def test_seq_space_counts_each_byte_once_in_order_or_not():
+    """The in-order fast path and the interval path agree with a plain set of bytes, for
+    segments in order, repeated, overlapping and out of order (hypothesis draws them)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.tuples(st.integers(0, 400), st.integers(1, 60)), min_size=1, max_size=40), st.booleans())
+    def check(segments, in_order_first):
+        if in_order_first:  # a long in-order run, then the drawn ones
+            segments = [(k * 50, 50) for k in range(8)] + segments
+        space, seen = SeqSpace(0), set()
+        for start, length in segments:
+            assert space.add(start, length) == _reference_new(seen, start, length)
+
+    check()

@@ -13,7 +13,7 @@ from pathlib import Path
 from collector import Collector, CollectorReport, SummarySample, TransferRecord
 from collector.run import run_offline
 from collector.sinks import MemorySink
-from replay import CaptureStats, Listener, count_tcp_payload, read_datagrams, tcp_listeners
+from replay import CaptureStats, Listener, TcpScan, read_datagrams, scan_tcp
 from xrdsim.counters import read_counters
 from xrdsim.score import Bins
 from xrdsim.validation.compare import compare, server_label, verdicts
@@ -59,9 +59,10 @@ def data_ports(servers: Sequence[ServerFacts], given: Sequence[int], records: Se
     return assign_ports(servers, records_of, listeners, given)
 
 
-def _collect(capture: str, options: ValidateOptions, probe: MonitoringProbe, stats: CaptureStats) -> tuple[MemorySink, CollectorReport]:
+def _collect(capture: str, options: ValidateOptions, probe: MonitoringProbe, stats: CaptureStats,
+             tcp: TcpScan | None) -> tuple[MemorySink, CollectorReport]:
     sink = MemorySink()
-    datagrams = read_datagrams(capture, ports=options.monitor_ports or None, stats=stats)
+    datagrams = read_datagrams(capture, ports=options.monitor_ports or None, stats=stats, tcp=tcp)
     report = run_offline(probe.items(datagrams), Collector(options.collector), sink)
     if not probe.datagrams:
         ports = ", ".join(map(str, sorted(probe.other_udp))) or "none"
@@ -76,12 +77,12 @@ def _cut(stats: CaptureStats) -> str:
 
 
 def _tcp(capture: str, options: ValidateOptions, servers: Sequence[ServerFacts], ports: dict[int, str],
-         span: tuple[float, float], stats: CaptureStats) -> tuple[NetworkSide, Bins, float | None]:
+         span: tuple[float, float], stats: CaptureStats, scan: TcpScan) -> tuple[NetworkSide, Bins, float | None]:
     source = _tcp_source(capture, options)
     if not ports:
         raise ValidationInputError(f"{capture}: no data port known: no `=` ident or summary report names one; "
                                    f"give --data-port (or --counters){_cut(stats)}")  # fmt: skip
-    acct = count_tcp_payload(source, set(ports), options.bin_s)
+    acct = scan.accounting(set(ports))
     if not acct.tcp:
         listed = ", ".join(map(str, sorted(ports)))
         raise ValidationInputError(f"{source}: no TCP segment to or from data port(s) {listed}: capture with "
@@ -120,14 +121,19 @@ def validate(capture: str | Path, options: ValidateOptions | None = None, name: 
     phases: dict[str, float] = {}
     start = time.perf_counter()
     probe, stats = MonitoringProbe(), CaptureStats()
-    sink, report = _collect(capture, options, probe, stats)
+    # The TCP side comes from the same read as the monitoring, unless it is in a file of its own.
+    scan = TcpScan(options.bin_s) if not options.counters and not options.tcp_capture else None
+    sink, report = _collect(capture, options, probe, stats, scan)
     servers = group_servers(probe.sockets.values())
     span = (probe.first_t or 0.0, probe.last_t or 0.0)
     phases["collect"] = time.perf_counter() - start
     start = time.perf_counter()
-    listeners = () if options.counters else tcp_listeners(_tcp_source(capture, options))
+    if scan is None and not options.counters:
+        scan = scan_tcp(_tcp_source(capture, options), options.bin_s)
+    listeners = scan.listeners() if scan is not None else ()
     ports = data_ports(servers, options.data_ports, sink.records, listeners)
-    side, bins, tcp_start = _counters(options, servers, span) if options.counters else _tcp(capture, options, servers, ports, span, stats)
+    side, bins, tcp_start = (_counters(options, servers, span) if scan is None
+                             else _tcp(capture, options, servers, ports, span, stats, scan))
     phases["network"] = time.perf_counter() - start
     samples = [e for e in sink.events if type(e) is SummarySample]
     capture_start = min(t for t in (probe.first_t, tcp_start) if t is not None) if probe.first_t is not None else tcp_start
