@@ -1,0 +1,70 @@
+"""How the main job scales with simulated time and sites: peak RSS of a 10-site run at 2 h and
+at 16 h (goal: the 16-hour run within 1.2x of the 2-hour one), and the CPU cost per
+site-day with what it implies for a month of 170 sites.
+
+    python bench/scale.py [--sites 10] [--short 2] [--long 16] [--jobs-per-hour 600]
+
+Each run is ``xrdsim run``'s path (simulate, collect in process, score; no report files) in a
+child process of its own, so its peak RSS is its own (``ru_maxrss`` of the child).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, {root!r})
+from xrdsim.harness import run_scenario
+from xrdsim.scenario import load_scenario
+t = time.process_time()
+result = run_scenario(load_scenario({path!r}))
+print(json.dumps({{"transfers": result.card.counts["truth_transfers"], "cpu_s": time.process_time() - t,
+                  "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def run(sites: int, hours: float, jobs: float, tmp: Path) -> dict:
+    """One run of ``sites`` generated sites for ``hours``: transfers, CPU seconds, peak RSS."""
+    path = tmp / f"scale-{sites}-{hours:g}h.yaml"
+    path.write_text(f"name: scale\nseed: 7\nduration: {hours}h\nsites:\n  generate: {{count: {sites}, servers: 2}}\n"
+                    f"workload:\n  jobs_per_hour: {jobs}\nmonitoring:\n  preset: wlcg\n  auth: true\n"
+                    "report:\n  bin_s: 10m\nexpect:\n  transfer_recall: '>= 0.9'\n")
+    out = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT), path=str(path))], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sites", type=int, default=10)
+    ap.add_argument("--short", type=float, default=2.0, help="hours")
+    ap.add_argument("--long", type=float, default=16.0, help="hours")
+    ap.add_argument("--jobs-per-hour", type=float, default=600.0, help="per site")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        short = run(args.sites, args.short, args.jobs_per_hour, Path(tmp))
+        long = run(args.sites, args.long, args.jobs_per_hour, Path(tmp))
+        wall = time.perf_counter() - t
+    for hours, r in ((args.short, short), (args.long, long)):
+        print(f"{args.sites} sites, {hours:g} h: {r['transfers']:,} transfers, {r['cpu_s']:.1f} CPU s, peak RSS {r['rss_mib']:.0f} MiB")
+    ratio = long["rss_mib"] / short["rss_mib"]
+    per = (long["rss_mib"] - short["rss_mib"]) * 1024 / max(long["transfers"] - short["transfers"], 1)
+    print(f"peak RSS {args.long:g} h / {args.short:g} h = {ratio:.2f}x (goal <= 1.2x): {per:.2f} KiB more per transfer")
+    site_day = long["cpu_s"] / (args.sites * args.long / 24)
+    print(f"CPU per site-day: {site_day:.1f} s -> a month of 170 sites: {site_day * 170 * 30 / 3600:.1f} CPU hours "
+          f"(peak RSS would grow by ~{per * long['transfers'] / args.sites / (args.long / 24) * 170 * 30 / 2**20:.0f} GiB)")
+    print(f"(bench wall time {wall:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
