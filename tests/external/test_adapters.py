@@ -79,3 +79,17 @@ def test_a_byte_count_that_is_no_number_names_the_line(tmp_path):
 
     with pytest.raises(RecordsError, match=r"r.jsonl:1: a field the scorer reads is not a number"):
         read_records(write(tmp_path, {**OSG, "read": "lots"}), adapter(RecordFormat.OSG, {}))
+
+
+def test_our_collectors_pseq_losses_and_summary_times_are_read_back_in_time(tmp_path):
+    """``xrdsim score`` on our collector's JSON lines keeps its losses as they happened (the
+    loss_burst detector's signal) and each summary's arrival (the silence detector's); other
+    anomalies are skipped, not read as records."""
+    lines = [{"kind": "anomaly", "anomaly": "pseq_loss", "server_key": "k#1", "detail": "f 3", "t_emitted": 1_700_000_100.0},
+             {"kind": "anomaly", "anomaly": "pseq_loss", "server_key": "k#1", "detail": "map -1", "t_emitted": 1_700_000_200.0},
+             {"kind": "anomaly", "anomaly": "server_restart", "server_key": "k#1", "detail": "new stod 2", "t_emitted": 1.0},
+             {"kind": "summary", "server": "h:1094", "link_in_delta": 5, "link_out_delta": 6, "t_emitted": 1_700_000_300.0}]
+    got = read_records(write(tmp_path, *lines), adapter(RecordFormat.OURS, {}))
+    assert [(e.server, e.group, e.t, e.count) for e in got.losses] == [("k#1", "f", 1_700_000_100.0, 3), ("k#1", "map", 1_700_000_200.0, -1)]
+    assert [(s.server, s.t_emitted) for s in got.summaries] == [("h:1094", 1_700_000_300.0)]
+    assert got.records == [] and got.skipped == 1
