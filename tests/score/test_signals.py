@@ -52,7 +52,7 @@ def with_gap(a: float, b: float, every: float = 60.0) -> list[float]:
 def test_a_silence_while_the_nic_is_busy_is_a_silent_server():
     heard = {"a": with_gap(3600.0, 6000.0), "b": steady()}
     found, shared = silences(heard, {}, busy_nic("a", "b"), BINS, RUN_END)
-    assert found == [Finding("server_silent", "a", 3600.0, 6000.0, 2400.0, "nothing arrived")]
+    assert found == [Finding("server_silent", "a", 3600.0, 6000.0, 2400.0, "nothing arrived for 2400 s")]
     assert shared == []  # one server of two is no collector outage
 
 
@@ -68,7 +68,7 @@ def test_a_silence_whose_summaries_still_arrive_is_config_drift():
     heard = {"a": with_gap(3600.0, 6000.0), "b": steady()}
     summaries = {"a": [3000.0, 4200.0, 4800.0, 5400.0, 6600.0]}
     found, shared = silences(heard, summaries, busy_nic("a", "b"), BINS, RUN_END)
-    assert found == [Finding("config_drift", "a", 3600.0, 6000.0, 2400.0, "records stopped while its summaries came")]
+    assert found == [Finding("config_drift", "a", 3600.0, 6000.0, 2400.0, "no record for 2400 s while its summaries came")]
     assert shared == []
     # summaries only before and after the silence do not make it a drift
     around = {"a": [3000.0, 6600.0]}
@@ -93,7 +93,7 @@ def test_silences_at_different_times_are_no_outage():
 def test_a_silence_to_the_end_of_the_run_runs_to_run_end():
     heard = {"a": [t for t in steady() if t <= 7200.0], "b": steady()}
     found, _ = silences(heard, {}, busy_nic("a", "b"), BINS, RUN_END)
-    assert found == [Finding("server_silent", "a", 7200.0, RUN_END, RUN_END - 7200.0, "nothing arrived")]
+    assert found == [Finding("server_silent", "a", 7200.0, RUN_END, RUN_END - 7200.0, f"nothing arrived for {RUN_END - 7200.0:.0f} s")]
 
 
 # ---------------------------------------------------------------- gaps

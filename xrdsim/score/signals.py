@@ -128,9 +128,9 @@ def silences(heard: Mapping[str, list[float]], summaries: Mapping[str, list[floa
                 continue
             reports = [t for t in summaries.get(host, []) if a < t < b]
             if reports:
-                found.append(Finding("config_drift", host, a, b, b - a, "records stopped while its summaries came"))
+                found.append(Finding("config_drift", host, a, b, b - a, f"no record for {b - a:.0f} s while its summaries came"))
             else:
-                found.append(Finding("server_silent", host, a, b, b - a, "nothing arrived"))
+                found.append(Finding("server_silent", host, a, b, b - a, f"nothing arrived for {b - a:.0f} s"))
     silent = [f for f in found if f.kind == "server_silent"]
     need = max(2, math.ceil(OUTAGE_SERVER_SHARE * len(heard)))
     shared: list[Finding] = []
