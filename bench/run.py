@@ -48,6 +48,8 @@ def main() -> int:
     print(f"  {'total':<10}{total:>10.1f}{sim_s / total:>12,.0f}   target < {TARGET_S:.0f} s: {'met' if total < TARGET_S else 'MISSED'}")
     print(f"  peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB; agreement {result.card.value('agreement'):.4f}; "
           f"expectations {'met' if result.passed else 'FAILED'}")
+    for v in result.failures:  # which ones, with the value reached
+        print(f"    {v.name}: {v.reason} (expected {v.expectation})")
     return 0
 
 
