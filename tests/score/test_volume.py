@@ -53,3 +53,22 @@ def test_volume_series_compares_sites_per_bin():
     assert series.nic["S"] == pytest.approx([per, per], rel=1e-9)
     assert series.monitored["S"] == pytest.approx([per, 0.0])
     assert host_payload(rows, Bins(0.0, 120.0, 1), Overhead()) == pytest.approx([2 * per], rel=1e-9)
+
+
+def test_the_site_series_is_the_sum_of_its_servers_series():
+    """``score_run`` inverts each host's counters once (the per-host series) and sums them
+    into the per-site one: the same cells as the per-site ``volume_series``."""
+    from xrdsim.score.volume import by_site
+
+    rows = [CounterRow(t, "host", h, int(t * k * 1e6), int(t * k * 2e6), 0, 0, 0, 0, 0)
+            for h, k in (("h1", 1), ("h2", 3), ("h3", 2)) for t in (0.0, 60.0, 120.0)]
+    recs = [(Rec(h, "", 1, 1, "/a", "S", "", "", c, n, 0, 0, 10.0, 100.0, 101.0), h)
+            for h, c, n in (("h1", "wn", 5e7), ("h2", "h1", 9e7), ("h3", "wn", 3e7), ("hx", "wn", 1e7))]
+    site_of = {"h1": "S", "h2": "S", "h3": "T"}
+    bins = Bins(0.0, 60.0, 2)
+    want = volume_series(rows, recs, site_of, bins, Overhead())
+    got = by_site(volume_series(rows, recs, {h: h for h in site_of}, bins, Overhead()), site_of)
+    assert sorted(got.nic) == sorted(want.nic) == ["S", "T"]
+    for table in ("nic", "monitored"):
+        for site, cells in getattr(want, table).items():
+            assert getattr(got, table)[site] == pytest.approx(cells)

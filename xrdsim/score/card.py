@@ -40,7 +40,7 @@ from xrdsim.score.metrics import (
     volume_metrics,
     wape,
 )
-from xrdsim.score.volume import Bins, Overhead, VolumeSeries, volume_series
+from xrdsim.score.volume import Bins, Overhead, VolumeSeries, by_site, volume_series
 from xrdsim.sim import CounterRow, DatagramRow, FaultRow, TransferRow
 
 #: At most this many (truth, recorded) byte pairs are kept for the scatter plot.
@@ -185,10 +185,11 @@ def score_run(inputs: RunInputs) -> ScoreCard:
     m = match(inputs.transfers, inputs.records)
     hosts = [_host(r, ip_hosts) for r in inputs.records]
     bins = Bins(float(inputs.t0), inputs.bin_s, max(1, math.ceil(inputs.duration_s / inputs.bin_s)))
-    series = volume_series(inputs.counters, zip(inputs.records, hosts), site_of, bins, inputs.overhead)
     loss = loss_rows(inputs.datagrams, inputs.groups, group_host(inputs.record_hosts, ip_hosts))
     run_end = float(inputs.t0) + inputs.duration_s
+    # each host's counters inverted once: the site series is the sum of its servers'
     servers = volume_series(inputs.counters, zip(inputs.records, hosts), {h: h for h in site_of}, bins, inputs.overhead)
+    series = by_site(servers, site_of)
     detections = detect(series, zip(inputs.records, hosts), site_of, run_end, servers, _losses(inputs), _summary_times(inputs))
     windows = fault_windows(inputs.faults, site_of, series.sites, run_end)
     context = loss_context(inputs.datagrams, site_of, float(inputs.t0), GRACE_BINS * inputs.bin_s)

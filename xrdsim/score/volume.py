@@ -155,10 +155,25 @@ def volume_series(counters: Iterable[CounterRow], records: Iterable[tuple[Rec, s
     return series
 
 
+def by_site(servers: VolumeSeries, site_of: Mapping[str, str]) -> VolumeSeries:
+    """The per-site series of a per-host one (``volume_series`` with each host its own
+    "site"): each host's cells added into its site's; a key that is no known host (records
+    of an unknown server, filed under their own site) stays as it is."""
+    bins = servers.bins
+    series = VolumeSeries(bins)
+    for key in servers.sites:
+        site = site_of.get(key, key)
+        for table, row in ((series.nic, servers.nic[key]), (series.monitored, servers.monitored.get(key, []))):
+            cells = table.setdefault(site, [0.0] * bins.count)
+            for k, v in enumerate(row):
+                cells[k] += v
+    return series
+
+
 def cell_agreement(m: float, n: float) -> float:
     """1 − |m − n| / max(m, n) in [0, 1]; NaN when both are below the ratio floor."""
     top = max(m, n)
     return math.nan if top < RATIO_FLOOR_BYTES else 1.0 - abs(m - n) / top
 
 
-__all__ = ["RATIO_FLOOR_BYTES", "Bins", "Overhead", "VolumeSeries", "at", "cell_agreement", "host_payload", "unwrap", "volume_series"]
+__all__ = ["RATIO_FLOOR_BYTES", "Bins", "Overhead", "VolumeSeries", "at", "by_site", "cell_agreement", "host_payload", "unwrap", "volume_series"]
