@@ -55,9 +55,9 @@ def main() -> None:
         run.truth.write(tmp)
         wall = time.perf_counter() - t0
     xfers = run.truth.totals["transfers"]
-    events = next(run.ctx.env._eid)  # SimPy's event counter: how many events the run scheduled
+    events = run.events  # SimPy's event counters: how many events the run scheduled
     bare = bare_loop(xfers, events)
-    print(f"sites {args.sites}, servers {len(run.ctx.servers)}, simulated {args.hours:g} h in {wall:.1f} s wall")
+    print(f"sites {args.sites}, servers {len(run.servers)}, simulated {args.hours:g} h in {wall:.1f} s wall")
     print(f"transfers {xfers:,} -> {xfers / wall:,.0f} transfers/s  (SimPy events {events:,}, {events / xfers:.1f} per transfer)")
     print(f"bare SimPy loop, same events over {xfers:,} processes -> {xfers / bare:,.0f} transfers/s "
           f"(the simulator costs {wall / bare:.1f}x the bare loop)")

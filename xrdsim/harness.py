@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from collector import Anomaly, AnomalyKind, Collector, SummarySample, TransferRecord, current_records
+from collector.report import CollectorReport
 from xrdsim import external
 from xrdsim.datagram import Datagram
 from xrdsim.errors import UserError
@@ -84,6 +85,7 @@ class Collected:
     report: dict[str, Any] = field(default_factory=dict)
     datagrams: int = 0
     simulated_ip: Callable[[str], str] | None = None  # a loopback sender alias → the simulated address
+    collector_report: Any = None  # the in-process collector's CollectorReport (shards merge them)
 
     def take(self, events: Iterable[Any]) -> None:
         """Keep the transfer records (as ``Rec``) and summary samples among ``events``."""
@@ -100,6 +102,29 @@ class Collected:
                 loss = loss_event(ev.server_key, ev.detail, ev.t_emitted)
                 if loss is not None:
                     self.losses.append(loss)
+
+    def canonical(self) -> None:
+        """Put every list in an order of its contents alone, not of the order the collector
+        met its servers in: a run cut into shards then scores as the whole does."""
+        self.records.sort(key=_rec_key)
+        self.summaries.sort(key=lambda s: (s.t_emitted, s.server, s.tod, s.tos))
+        self.losses.sort(key=lambda e: (e.t, e.server, e.group, e.count))
+        if self.groups is not None:
+            self.groups.sort(key=repr)
+        self.record_hosts = dict(sorted(self.record_hosts.items()))
+
+
+def canonical_report(report: CollectorReport) -> CollectorReport:
+    """``report`` with its per-group rows and summary series in an order of their contents."""
+    report.groups.sort(key=repr)
+    report.summary.sort(key=repr)
+    return report
+
+
+def _rec_key(r: Rec) -> tuple:
+    return (r.t_emitted if r.t_emitted is not None else -1.0, r.server_ip, r.server_host, r.record_id, r.revision,
+            r.stod if r.stod is not None else -1, r.file_dictid if r.file_dictid is not None else -1, r.file_lfn,
+            r.start_time if r.start_time is not None else -1.0)
 
 
 @dataclass(slots=True)
@@ -119,8 +144,9 @@ class RunResult:
     def speed(self) -> float:
         """Simulated seconds per wall second of simulate + collect + score (the one speed
         figure both the terminal and the report print); NaN when nothing was simulated."""
-        busy = sum(v for k, v in self.phases.items() if k in ("simulate", "collect", "score"))
-        return self.scenario.sim.duration_s / busy if busy and "simulate" in self.phases else float("nan")
+        busy = sum(v for k, v in self.phases.items() if k in ("simulate", "collect", "shards", "merge", "score"))
+        ran = "simulate" in self.phases or "shards" in self.phases
+        return self.scenario.sim.duration_s / busy if busy and ran else float("nan")
 
     @property
     def passed(self) -> bool:
@@ -160,28 +186,38 @@ class Clock:
 # ---------------------------------------------------------------- collector modes
 
 
+def run_end(scenario: Scenario, t0: float) -> float:
+    """The collector time a run ends at: the simulated span plus the longest a datagram
+    can be on the path, the same for every shard of the run."""
+    p = scenario.sim.path
+    return t0 + scenario.sim.duration_s + p.delay_s + p.jitter_s + p.reorder_delay_s + max(p.jitter_s, 0.001)
+
+
 def collect_inprocess(stream: Iterable[Datagram], scenario: Scenario, t0: float, clock: Clock, progress: Progress) -> Collected:
-    """Feed the reference collector directly, flushing every ``FLUSH_TICK_S`` of datagram time."""
+    """Feed the reference collector directly, flushing at every ``FLUSH_TICK_S`` mark of
+    datagram time before the first datagram past it: a server's records then come out the
+    same whichever other servers share the collector (``xrdsim.shards``)."""
     c = Collector(scenario.collector.config)
     out = Collected()
     next_flush, t, n = t0 + FLUSH_TICK_S, t0, 0
     for d in stream:
         start = time.perf_counter()
         t = t0 + (d.t_arrival if d.t_arrival is not None else d.t_send)
-        if t >= next_flush:
-            out.take(c.flush(t))
-            next_flush = t + FLUSH_TICK_S
+        while t >= next_flush:
+            out.take(c.flush(next_flush))
+            next_flush += FLUSH_TICK_S
         out.take(c.feed(d.payload, d.src, t))
         n += 1
         clock.add("collect", time.perf_counter() - start)
         if n % 2000 == 0:
             progress.show("run", t - t0, n, len(out.records))
     start = time.perf_counter()
-    end = max(t, t0 + scenario.sim.duration_s)
+    end = max(t, run_end(scenario, t0))
     out.take(c.flush(end))
     out.take(c.close(end))
-    report = c.report()
-    out.groups, out.report, out.datagrams = report.groups, report.to_dict(), n
+    report = canonical_report(c.report())
+    out.groups, out.report, out.datagrams, out.collector_report = report.groups, report.to_dict(), n, report
+    out.canonical()
     clock.add("collect", time.perf_counter() - start)
     return out
 
@@ -268,8 +304,9 @@ def nic_overhead(scenario: Scenario) -> Overhead:
     return scenario.sim.nic.model()  # type: ignore[return-value]
 
 
-def score_inputs(sim: SimRun, got: Collected, scenario: Scenario) -> RunInputs:
-    """The scorer's inputs from a finished simulation and a collector's output."""
+def score_inputs(sim: Any, got: Collected, scenario: Scenario) -> RunInputs:
+    """The scorer's inputs from a finished simulation (a ``SimRun``, or shards merged:
+    ``xrdsim.shards.MergedRun``) and a collector's output."""
     cfg, truth = scenario.sim, sim.truth
     return RunInputs(
         truth.transfers, truth.datagrams, truth.faults, truth.counters, current_records(got.records),
@@ -279,16 +316,15 @@ def score_inputs(sim: SimRun, got: Collected, scenario: Scenario) -> RunInputs:
     )  # fmt: skip
 
 
-def sim_stats(sim: SimRun, got: Collected) -> dict[str, Any]:
+def sim_stats(sim: Any, got: Collected) -> dict[str, Any]:
     """Counts of the run for the report: sites, servers, transfers, datagrams, path fates."""
-    ctx = sim.ctx
     return {
-        "sites": len(ctx.world.sites) if ctx else 0,
-        "servers": len(ctx.servers) if ctx else 0,
+        "sites": len(sim.world.sites) if sim.world else 0,
+        "servers": len(sim.servers),
         "transfers": sim.truth.totals["transfers"],
         "datagrams_sent": sim.truth.totals["datagrams"],
         "datagrams_collected": got.datagrams,
-        "path_fates": dict(sorted(sim.path.counts.items())) if sim.path else {},
+        "path_fates": dict(sorted(sim.path_counts.items())) if sim.paths else {},
         "records": len(got.records),
     }
 
@@ -309,17 +345,26 @@ def simulate_and_collect(scenario: Scenario, mode: CollectorMode | None = None, 
     return sim, got
 
 
+#: How a run is simulated and collected: (scenario, clock, progress) → (run, collected).
+SimulateCollect = Callable[[Scenario, Clock, Progress], tuple[Any, Collected]]
+
+
 def run_scenario(scenario: Scenario, out_dir: str | Path | None = None, mode: CollectorMode | None = None,
-                 speed: float | None = None, progress: bool = False) -> RunResult:
+                 speed: float | None = None, progress: bool = False, how: SimulateCollect | None = None) -> RunResult:
     """Simulate, collect, score and (with ``out_dir``) write every report of ``scenario``.
 
-    ``mode``/``speed`` override the scenario's collector choice. Raises ``UserError`` for
-    a collector that cannot run; a failed expectation is in ``RunResult.failures``.
+    ``mode``/``speed`` override the scenario's collector choice; ``how`` replaces the one
+    process's simulate-and-collect (``xrdsim.cluster.sharded``: shards on Dask). Raises
+    ``UserError`` for a collector that cannot run; a failed expectation is in
+    ``RunResult.failures``.
     """
     mode = mode or scenario.collector.mode
     speed = scenario.collector.speed if speed is None else speed
     clock, prog = Clock(), Progress(progress, scenario.sim.duration_s)
-    sim, got = simulate_and_collect(scenario, mode, speed, clock, prog, out_dir)
+    if how is None:
+        sim, got = simulate_and_collect(scenario, mode, speed, clock, prog, out_dir)
+    else:
+        sim, got = how(scenario, clock, prog)
     prog.note(f"{scenario.name}: {got.datagrams:,} datagrams, {len(got.records):,} records; scoring")
     start = time.perf_counter()
     card = score_run(score_inputs(sim, got, scenario))

@@ -43,8 +43,8 @@ def out(walk):
 
 def test_redirects_match_the_data_servers_opens(out, walk):
     run, dgrams = out
-    rdr_ip = run.ctx.redirectors[0].spec.host.ip4
-    name = {s.spec.host.ip4: s.spec.host.name for s in run.ctx.servers}
+    rdr_ip = run.redirectors[0].spec.host.ip4
+    name = {s.spec.host.ip4: s.spec.host.name for s in run.servers}
     opens, redirects, users = Counter(), Counter(), set()
     for d in dgrams:
         code = walk.header(d.payload)[0]
@@ -69,7 +69,7 @@ def test_redirects_match_the_data_servers_opens(out, walk):
 
 def test_redirector_shares_the_dest_counter_and_rnums_buffers(out, walk):
     run, dgrams = out
-    rdr_ip = run.ctx.redirectors[0].spec.host.ip4
+    rdr_ip = run.redirectors[0].spec.host.ip4
     seqs = [walk.header(d.payload)[1] for d in dgrams if d.src[0] == rdr_ip and d.payload[:1] in b"=ur"]
     assert seqs == [k % 256 for k in range(len(seqs))]
     r_times = [d.t_send for d in dgrams if d.payload[:1] == b"r"]

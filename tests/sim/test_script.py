@@ -172,7 +172,7 @@ def test_tpc_between_two_servers_puts_the_bytes_at_the_source_only(walk):
                     workload=WorkloadConfig(jobs_per_hour=0, sessions=[SessionConfig(at_s=1, site=1, steps=[tpc])]), monitor=mon)
     run = simulate(cfg)
     dgrams = list(run.datagrams())
-    src, dst = (run.ctx.servers[k].src[0] for k in (0, 1))
+    src, dst = (run.servers[k].src[0] for k in (0, 1))
     closes = _closes_by_server(dgrams, walk)
     assert [c[1:] for c in closes[dst]] == [(0, 0, 0)]
     assert sorted(c[1] for c in closes[src]) == [0, 0, 20_000_000]
@@ -246,7 +246,7 @@ def test_a_tpc_pulls_pgreads_count_in_the_summary_and_t_stream_as_they_happen():
                     monitor=mon, report=ReportConfig("192.0.2.9", 9931, every_s=1))
     run = simulate(cfg)
     dgrams = list(run.datagrams())
-    src = run.ctx.servers[0]
+    src = run.servers[0]
     reads = [int(m.group(1)) for d in dgrams if d.src == src.src[-1] and d.payload[:1] == b"<"
              for m in [re.search(rb"<rd>(\d+)</rd>", d.payload)] if m]
     assert reads[-1] == 50

@@ -35,7 +35,7 @@ def test_tpc_records_agree_with_the_pull(out, walk):
     the destination's truth has the write-opened file with write 0, the source's the
     daemon user's pgread of every byte, between the record's Beg and End."""
     run, dgrams = out
-    host_of = {s.spec.host.ip4: s.spec.host.name for s in run.ctx.servers}
+    host_of = {s.spec.host.ip4: s.spec.host.name for s in run.servers}
     servers = set(host_of.values())
     dests = [r for r in run.truth.transfers if r.tpc and r.client_host not in servers and r.write_bytes == 0 and r.lfn]
     pulls = [r for r in run.truth.transfers if r.tpc and r.client_host in servers]
@@ -69,7 +69,7 @@ def test_tpc_bytes_cross_the_destination_nic_once(out):
     # The pgm pull moves the bytes source → destination once: its flow books them on both
     # NICs; the client's own links to either server are ordinary client traffic.
     run, _ = out
-    servers = {s.spec.host.name for s in run.ctx.servers}
+    servers = {s.spec.host.name for s in run.servers}
     last = {}
     for row in run.truth.counters:
         if row.kind == "host" and row.name in servers and row.t >= last.get(row.name, row).t:
@@ -90,9 +90,9 @@ def test_the_queue_of_burst_requests_holds_only_what_is_still_to_come(out):
     the run (it did: every pgread of the run stayed queued)."""
     run, _ = out
     pulls = sum(-(-t.read_bytes // (8 << 20)) for t in run.truth.transfers if t.tpc and t.read_bytes)  # pgreads of 8 MiB
-    queued = [len(s.stats.later) for s in run.ctx.servers]
+    queued = [len(s.stats.later) for s in run.servers]
     assert pulls > 200
     assert max(queued) <= 0.25 * pulls
     end = CFG.duration_s
-    for s in run.ctx.servers:  # what is left was issued by the run's last bursts
+    for s in run.servers:  # what is left was issued by the run's last bursts
         assert all(t >= end - 3600 for t, *_ in s.stats.later)

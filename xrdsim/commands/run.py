@@ -10,6 +10,8 @@ EPILOG = """examples:
   xrdsim run scenarios/quickstart.yaml
   xrdsim run scenarios/wlcg-day.yaml -o reports/wlcg-day --progress
   xrdsim run scenarios/lossy-wan.yaml --collector udp --speed 200
+  xrdsim run scenarios/wlcg-day.yaml --workers 2          # shards on a local Dask cluster
+  xrdsim run scenarios/wlcg-day.yaml --scheduler tcp://10.0.0.5:8786
 exit status: 0 all expectations met, 1 an expectation failed, 2 a mistake in the scenario or arguments;
   an external collector that 3 died or failed, 4 never bound its port, 5 did not stop at SIGTERM
 """
@@ -29,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", metavar="DIR", help="report directory (default: the scenario's report.out, else reports/NAME)")
     p.add_argument("--collector", choices=("inprocess", "udp", "external"), help="override the scenario's collector mode")
     p.add_argument("--speed", type=float, metavar="X", help="udp/external: simulated seconds per wall second (0 = unpaced)")
+    p.add_argument("--workers", type=int, metavar="N", help="shard the run by site over a local Dask cluster of N worker "
+                   "processes (same scores as one process; in-process collector only)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="shard the run over the running dask.distributed cluster at ADDRESS")
     p.add_argument("--progress", action="store_true", help="progress on stderr even when it is not a terminal")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no table; only failures and the exit status")
     p.set_defaults(handler=run)
@@ -64,5 +69,10 @@ def run(args: argparse.Namespace) -> int:
     mode = CollectorMode(args.collector) if args.collector else None
     show = not args.quiet and (args.progress or sys.stderr.isatty())
     out = report_folder(report_dir(args, scenario))  # before minutes of simulation, not after
-    result = run_scenario(scenario, out, mode=mode, speed=args.speed, progress=show)
+    how = None
+    if args.workers is not None or args.scheduler:
+        from xrdsim.cluster import sharded
+
+        how = sharded(args.workers, args.scheduler, mode=mode)
+    result = run_scenario(scenario, out, mode=mode, speed=args.speed, progress=show, how=how)
     return conclude(result, args.quiet)

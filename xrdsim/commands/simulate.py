@@ -111,14 +111,15 @@ def run(args: argparse.Namespace) -> int:
 
 def print_summary(sim, counts: Counter, wall_s: float, out: Path) -> None:
     """The one-screen summary of a finished run."""
-    ctx, cfg = sim.ctx, sim.config
-    print(f"simulated {_hms(cfg.duration_s)} of {len(ctx.world.sites)} sites, {len(ctx.servers)} servers, seed {cfg.seed} "
+    cfg = sim.config
+    print(f"simulated {_hms(cfg.duration_s)} of {len(sim.world.sites)} sites, {len(sim.servers)} servers, seed {cfg.seed} "
           f"in {wall_s:.1f} s wall ({cfg.duration_s / max(wall_s, 1e-9):,.0f}x)")
-    kinds = " ".join(f"{k}={v:,}" for k, v in sorted(ctx.stats.items()))
+    kinds = " ".join(f"{k}={v:,}" for k, v in sorted(sim.stats.items()))
     print(f"transfers: {sim.truth.totals['transfers']:,} ({kinds})")
-    print(f"datagrams sent: {ctx.outbox.sent:,} ({ctx.outbox.sent_bytes:,} bytes); delivered by code: "
+    sent, sent_bytes = sim.sent
+    print(f"datagrams sent: {sent:,} ({sent_bytes:,} bytes); delivered by code: "
           + " ".join(f"{c}={n:,}" for c, n in sorted(counts.items())))
-    if sim.path is not None:
-        print("path fates: " + " ".join(f"{k}={v:,}" for k, v in sorted(sim.path.counts.items())))
+    if sim.paths:
+        print("path fates: " + " ".join(f"{k}={v:,}" for k, v in sorted(sim.path_counts.items())))
     print(f"faults: {sim.truth.totals['faults']}  counter samples: {sim.truth.totals['counters']:,}")
     print(f"wrote {out / 'datagrams.pcap'} and {', '.join(t + '.parquet' for t in ('transfers', 'datagrams', 'faults', 'counters'))}")

@@ -117,7 +117,7 @@ def run_sim(cfg: SimConfig, span: float) -> list[Received]:
     out, index = [], {}
     for d in run.datagrams():
         if not index:
-            index = {addr: i for i, addr in enumerate(run.ctx.servers[0].src)}
+            index = {addr: i for i, addr in enumerate(run.servers[0].src)}
         out.append((d.t_send, index[d.src], d.payload))
     return out
 

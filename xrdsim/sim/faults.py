@@ -1,7 +1,8 @@
 """Injected faults of the model: server restart, clock skew, client crash, collector outage,
 a silent server, a loss burst on one server's path, and a configuration drift.
 
-Each scenario ``FaultConfig`` becomes a SimPy process (or a window) and a truth row; the
+Each scenario ``FaultConfig`` (its target resolved by ``plan``) becomes a SimPy process
+(or a window) and a truth row; the
 collector outage, the silent server and the loss burst become windows of the path
 (``xrdsim.net``), the last two for the server's address only. A configuration drift is a
 restart that comes back with some ``xrootd.monitor`` dest events dropped: XRootD reads its
@@ -16,58 +17,51 @@ from typing import TYPE_CHECKING, Iterator
 
 from xrdsim.net import OutageConfig
 from xrdsim.sim.config import DestEvent, FaultConfig, FaultKind, MonitorConfig
-from xrdsim.sim.truth import FaultRow
+from xrdsim.sim.plan import RESTART_DOWNTIME_S, RESTARTING, RunPlan
 
 if TYPE_CHECKING:
     from xrdsim.sim.client import Job
     from xrdsim.sim.run import RunContext
     from xrdsim.sim.server import Server
 
-RESTART_DOWNTIME_S = 30.0
-
 
 class Faults:
-    """The scenario's faults, scheduled on a run."""
+    """The scenario's faults (``plan.PlannedFault``) as they touch one site: processes on
+    its own servers, the windows of its path, the client-crash windows of its jobs."""
 
-    def __init__(self, ctx: "RunContext", rng: random.Random) -> None:
-        self.ctx, self.rng = ctx, rng
-        self.crash_windows: list[FaultConfig] = []
+    def __init__(self, ctx: "RunContext", plan: RunPlan) -> None:
+        self.ctx, self.plan = ctx, plan
+        self.crash_windows: list[FaultConfig] = [pf.fault for pf in plan.faults if pf.kind is FaultKind.CLIENT_CRASH]
         self.outages: list[OutageConfig] = []
-        self.restarts = any(FaultKind(f.kind) is FaultKind.SERVER_RESTART for f in ctx.cfg.faults)
-
-    def target(self, fault: FaultConfig) -> "Server":
-        """The server a fault hits: by host or site name, else one drawn from the seed."""
-        servers = self.ctx.servers
-        named = [s for s in servers if fault.target in (s.name, s.site.name)] if fault.target else []
-        return named[0] if named else servers[self.rng.randrange(len(servers))]
+        ips = {s.host.name: s.host.ip4 for site in plan.world.sites for s in site.servers}
+        for pf in plan.faults:
+            f = pf.fault
+            if pf.kind is FaultKind.COLLECTOR_OUTAGE:
+                self.outages.append(OutageConfig(f.at_s, pf.end_s))
+            elif pf.kind in (FaultKind.SERVER_SILENT, FaultKind.LOSS_BURST):
+                share = 1.0 if pf.kind is FaultKind.SERVER_SILENT else f.fraction
+                self.outages.append(OutageConfig(f.at_s, pf.end_s, ips[pf.server], share))
+        self.restarts = any(pf.kind is FaultKind.SERVER_RESTART for pf in plan.faults)
 
     def schedule(self) -> None:
-        """Start a process per fault and log each in the truth ``faults`` table."""
-        ctx = self.ctx
-        base = ctx.cfg.start_time
-        for fault in ctx.cfg.faults:
-            kind = fault.kind if isinstance(fault.kind, FaultKind) else FaultKind(fault.kind)
-            end = fault.at_s + fault.duration_s
-            target = ""
-            if kind in PROCESSES:
-                srv = self.target(fault)
-                target = srv.name
-                ctx.env.process(PROCESSES[kind](ctx, srv, fault))
-            elif kind in (FaultKind.SERVER_SILENT, FaultKind.LOSS_BURST):
-                srv = self.target(fault)
-                target = srv.name
-                share = 1.0 if kind is FaultKind.SERVER_SILENT else fault.fraction
-                self.outages.append(OutageConfig(fault.at_s, end, srv.spec.host.ip4, share))
-            elif kind is FaultKind.CLIENT_CRASH:
-                self.crash_windows.append(fault)
-                target = fault.target or "*"
-            else:
-                self.outages.append(OutageConfig(fault.at_s, end))
-                target = "collector"
-            params = f"skew_s={fault.skew_s}&fraction={fault.fraction}&detect_s={fault.detect_s}&reboot={fault.reboot}"
-            if fault.drop:
-                params += "&drop=" + ",".join(DestEvent(e).value for e in fault.drop)
-            ctx.truth.add("faults", FaultRow(kind.value, target, base + fault.at_s, base + end, params))
+        """Start a process per fault on one of this site's servers (the run logs the
+        truth's ``faults`` table: ``plan.fault_rows``)."""
+        own = {s.name: s for s in self.ctx.servers}
+        for pf in self.plan.faults:
+            if pf.kind in PROCESSES and pf.server in own:
+                self.ctx.env.process(PROCESSES[pf.kind](self.ctx, own[pf.server], pf.fault))
+
+    def haunt(self, ghost: "Server") -> None:
+        """Give a ghost (another site's server, made now) the restarts that site's own
+        copy of it goes through, so a copy's two sides lose their links at the same time."""
+        now = self.ctx.env.now
+        for pf in self.plan.faults_of(ghost.name):
+            if pf.kind not in RESTARTING:
+                continue
+            if pf.fault.at_s >= now:
+                self.ctx.env.process(restart(ghost.ctx, ghost, pf.fault))
+            elif pf.fault.at_s + pf.downtime_s > now:
+                ghost.down_until = pf.fault.at_s + pf.downtime_s
 
     def maybe_crash(self, job: "Job", rng: random.Random) -> "Job":
         """Mark ``job`` to crash mid-transfer if it starts in a crash window."""
@@ -82,7 +76,7 @@ class Faults:
 
 def restart(ctx: "RunContext", srv: "Server", fault: FaultConfig) -> Iterator:
     """Restart ``srv`` at ``at_s``: open files are lost (truth: close kind ``never``)."""
-    yield ctx.env.timeout(fault.at_s)
+    yield ctx.env.timeout(max(0.0, fault.at_s - ctx.env.now))
     now = ctx.env.now
     for xfer in srv.restart(now, fault.duration_s or RESTART_DOWNTIME_S):
         ctx.record_lost(xfer, now)
@@ -119,4 +113,4 @@ def skew(ctx: "RunContext", srv: "Server", fault: FaultConfig) -> Iterator:
 #: Fault kinds that run as a process on their target server.
 PROCESSES = {FaultKind.SERVER_RESTART: restart, FaultKind.CLOCK_SKEW: skew, FaultKind.CONFIG_DRIFT: drift}
 
-__all__ = ["PROCESSES", "Faults", "drift", "drifted", "restart", "skew"]
+__all__ = ["PROCESSES", "RESTART_DOWNTIME_S", "Faults", "drift", "drifted", "restart", "skew"]

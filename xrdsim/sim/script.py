@@ -14,10 +14,12 @@ import random
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from xrdsim.netmodel import Framing, http_heads, xroot_close, xroot_open, xroot_request
-from xrdsim.sim.client import Job, login
+from xrdsim.sim.client import FileAccess, Job, login
 from xrdsim.sim.config import SessionConfig, StepConfig
+from xrdsim.sim.iostats import IoPlan
 from xrdsim.sim.liveio import LiveIo
 from xrdsim.sim.nic import Flow
+from xrdsim.sim.plan import TpcJob
 from xrdsim.sim.server import Conn, Server, Transfer
 from xrdsim.sim.site import User
 from xrdsim.sim.spawn import spawn
@@ -42,8 +44,9 @@ TPC_CLIENT_FD = 24
 class ScriptedClient:
     """One scripted session's state at its server: the link and its open files."""
 
-    def __init__(self, ctx: "RunContext", job: Job, rng: random.Random) -> None:
-        self.ctx, self.job, self.srv, self.rng = ctx, job, job.server, rng
+    def __init__(self, job: Job, rng: random.Random) -> None:
+        # The server's context: a ghost's links book only the real site's side of them
+        self.ctx, self.job, self.srv, self.rng = job.server.ctx, job, job.server, rng
         self.conn: Conn | None = None
         self.files: list[Transfer] = []
         # Link bytes not yet on a transfer's flow (login, stat, kXR_set): the next open
@@ -166,7 +169,7 @@ class ScriptedClient:
 
     def peer(self, srv: Server, **job_fields) -> "ScriptedClient":
         """Another link of this client (or, with ``job_fields``, of another one) to ``srv``."""
-        return ScriptedClient(self.ctx, dataclasses.replace(self.job, server=srv, **job_fields), self.rng)
+        return ScriptedClient(dataclasses.replace(self.job, server=srv, **job_fields), self.rng)
 
     def disconnect(self) -> None:
         """The link ends: forced closes of what is still open, DISC."""
@@ -251,7 +254,7 @@ def _pgm_copy(c: ScriptedClient, src: Server, dst: Server, lfn: str, size: int) 
 
 
 def _tpc(c: ScriptedClient, st: StepConfig) -> Iterator:
-    src = c.ctx.by_site[st.source_site][st.source_server]
+    src = c.ctx.server_at(st.source_site, st.source_server)
     yield from tpc_copy(c, src, st.source_lfn or st.lfn, st.lfn, st.size_bytes)
 
 
@@ -314,10 +317,11 @@ STEPS: dict[str, Step] = {
 
 def run_session(ctx: "RunContext", sc: SessionConfig, rng: random.Random) -> Iterator:
     """One scripted session from its first step to its disconnect (or its client's death:
-    the server notices at once, as on loopback, and force-closes what was open)."""
-    srv = ctx.by_site[sc.site][sc.server]
+    the server notices at once, as on loopback, and force-closes what was open). Run by its
+    own site and by the source site of each of its TPC steps (its server a ghost there)."""
+    srv = ctx.server_at(sc.site, sc.server)
     job = session_job(ctx, sc, srv, rng)
-    client = ScriptedClient(ctx, job, rng)
+    client = ScriptedClient(job, rng)
     # A TPC runs xrdcp, with links of its own: a session of TPC steps (and pauses) alone
     # never logs in itself.
     tpc_only = any(st.op == "tpc" for st in sc.steps) and all(st.op in ("tpc", "sleep") for st in sc.steps)
@@ -340,20 +344,40 @@ def session_job(ctx: "RunContext", sc: SessionConfig, srv: Server, rng: random.R
                auth=sc.auth, client_pid=rng.randrange(1000, 2**22))
 
 
-def generated_tpc(ctx: "RunContext", job: Job, rng: random.Random) -> Iterator:
-    """A generated TPC job: ``job``'s client copies its one file from ``job.tpc_source`` to
-    ``job.server`` exactly as a scripted ``tpc`` step does."""
-    fa = job.files[0]
-    yield from tpc_copy(ScriptedClient(ctx, job, rng), job.tpc_source, fa.lfn, fa.lfn, fa.size)
+def session_sites(sc: SessionConfig) -> set[int]:
+    """The sites a scripted session runs in: its own and its TPC steps' sources."""
+    return {sc.site} | {st.source_site for st in sc.steps if st.op == "tpc"}
 
 
-def scripted_sessions(ctx: "RunContext", rng: random.Random) -> Iterator:
-    """Start every scripted session at its time, in time order."""
-    for sc in sorted(ctx.cfg.workload.sessions, key=lambda s: s.at_s):
+def scripted_sessions(ctx: "RunContext") -> Iterator:
+    """Start every scripted session this site takes part in at its time, in time order;
+    each session draws from a generator of its own."""
+    mine = [(i, sc) for i, sc in enumerate(ctx.cfg.workload.sessions) if ctx.site_index in session_sites(sc)]
+    for i, sc in sorted(mine, key=lambda p: p[1].at_s):
         if sc.at_s > ctx.env.now:
             yield ctx.env.timeout(sc.at_s - ctx.env.now)
-        spawn(run_session(ctx, sc, rng))
+        spawn(run_session(ctx, sc, ctx.rng(f"session:{i}")))
+
+
+def generated_tpc(ctx: "RunContext", tj: TpcJob) -> Iterator:
+    """A generated TPC job: its client copies its one file from the source to the
+    destination exactly as a scripted ``tpc`` step does; run by both sites, each with the
+    other's server a ghost."""
+    rng = random.Random(tj.seed)
+    dst, src = ctx.server_at(*tj.dst), ctx.server_at(*tj.src)
+    copy = FileAccess(tj.lfn, tj.size, IoPlan(), 0.0, True)  # the copy's requests and times are tpc_copy's
+    job = Job(dst, tj.client, tj.user, "xroot", tj.ipv6, [copy], app="xrdcp", tpc=True, auth=True,
+              client_pid=tj.client_pid, tpc_source=src)
+    yield from tpc_copy(ScriptedClient(job, rng), src, tj.lfn, tj.lfn, tj.size)
+
+
+def tpc_arrivals(ctx: "RunContext", jobs: list[TpcJob]) -> Iterator:
+    """Start each TPC copy this site takes part in at its time (``plan.RunPlan.tpc_of``)."""
+    for tj in jobs:
+        if tj.t > ctx.env.now:
+            yield ctx.env.timeout(tj.t - ctx.env.now)
+        spawn(generated_tpc(ctx, tj))
 
 
 __all__ = ["REQUEST_S", "STEPS", "ScriptedClient", "generated_tpc", "run_session", "scripted_sessions", "session_job",
-           "tpc_copy"]
+           "session_sites", "tpc_arrivals", "tpc_copy"]

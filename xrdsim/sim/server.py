@@ -101,6 +101,7 @@ class Server:
         self.monitor_cfg = ctx.cfg.monitor  # a config_drift restart replaces it
         self.counts_http_puts = version_tuple(spec.version) >= HTTP_PUT_COUNTED
         self.monitor: Monitor = self._monitor(0.0)
+        self.ghost = False  # another site's server in a TPC (``xrdsim.sim.run``): no timers
 
     # ---------------------------------------------------------------- incarnations
 
@@ -130,6 +131,8 @@ class Server:
 
     def start(self, t: float) -> None:
         """Begin an incarnation at ``t``: ``=`` to every dest, then the timers."""
+        if self.ghost:
+            return
         if self.ctx.cfg.monitor.ident_s >= 0:
             self.monitor.ident(t)
         self.flush()
@@ -288,7 +291,7 @@ class Server:
         mon = self.monitor
         if not mon.out:
             return
-        octets, src, dst, send = (self.octets, self.ctx.uplinks[self.site.index]), self.src, self.dst, self.ctx.outbox.send
+        octets, src, dst, send = (self.octets, self.ctx.uplink_of(self.site.index)), self.src, self.dst, self.ctx.outbox.send
         for e in mon.drain():
             send(e.t, src[e.dest], dst[e.dest], e.payload, (self.name, e.group, e.code, e.pseq), octets)
 
@@ -296,7 +299,7 @@ class Server:
         """Send one summary report from the report socket."""
         rep = self.ctx.cfg.report
         self.ctx.outbox.send(t, self.src[-1], dest_address(rep.host, rep.port), payload,
-                             (self.name, "summary", "<", -1), (self.octets, self.ctx.uplinks[self.site.index]))
+                             (self.name, "summary", "<", -1), (self.octets, self.ctx.uplink_of(self.site.index)))
 
 
 # -------------------------------------------------------------------- processes

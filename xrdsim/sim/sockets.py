@@ -26,13 +26,13 @@ def dest_address(host: str, port: int) -> Address:
 
 
 class Outbox:
-    """Collects datagrams of every server in send order and books them."""
+    """Collects the datagrams of a site's servers in send order and books them."""
 
-    def __init__(self, truth: Truth, nic: NicModel, carried: bool = False) -> None:
+    def __init__(self, truth: Truth, nic: NicModel, carried: bool = False, first_id: int = 0) -> None:
         self.truth = truth
         self.nic = nic
         self.queue: list[Datagram] = []
-        self.next_id = 0
+        self.next_id = first_id
         self.carried = carried
         self.pending: dict[int, tuple] = {}
         self.sent = 0
@@ -62,4 +62,12 @@ class Outbox:
         return out
 
 
-__all__ = ["Outbox", "dest_address"]
+class NullOutbox:
+    """The sockets of a ghost server (``xrdsim.sim.run.GhostContext``): its own site sends
+    what it sends."""
+
+    def send(self, t: float, src: Address, dst: Address, payload: bytes, meta: tuple, octets: tuple) -> None:
+        """Nothing leaves."""
+
+
+__all__ = ["NullOutbox", "Outbox", "dest_address"]

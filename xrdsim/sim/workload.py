@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import math
 import random
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from xrdsim.sim.client import FileAccess, Job, session
 from xrdsim.sim.config import JobConfig, WorkloadConfig
 from xrdsim.sim.iostats import IoPlan, readv_series, series
-from xrdsim.sim.script import generated_tpc
+from xrdsim.sim.plan import daily_factor, kind_weight_total, pick, pick_client
 from xrdsim.sim.server import Server
 from xrdsim.sim.site import Host, User
 from xrdsim.sim.spawn import spawn
@@ -25,20 +24,7 @@ from xrdsim.wire import Dialect
 if TYPE_CHECKING:
     from xrdsim.sim.run import RunContext
 
-DAY = 86400.0
 XRDCP_CHUNK = 8 * 1024 * 1024
-
-
-def pick(rng: random.Random, seq):
-    """``rng.choice(seq)`` at a tenth of its cost: one ``random()`` call, no rejection loop
-    (the bias, below 2**-40 for the sizes here, does not matter to a workload)."""
-    return seq[int(rng.random() * len(seq))]
-
-
-def daily_factor(t_unix: float, amplitude: float, peak_hour: float) -> float:
-    """Relative arrival rate at ``t_unix``: 1 ± amplitude, highest at ``peak_hour`` UTC."""
-    phase = 2 * math.pi * ((t_unix % DAY) / 3600.0 - peak_hour) / 24.0
-    return 1.0 + amplitude * math.cos(phase)
 
 
 def duration(ctx: "RunContext", srv: Server, nbytes: int) -> float:
@@ -61,22 +47,18 @@ def _plan(kind: str, size: int, wl: WorkloadConfig, rng: random.Random, pg: bool
 
 
 class JobMaker:
-    """Draws jobs for a site from the world and the workload shares."""
+    """Draws jobs for a site from the world and the workload shares (TPC copies have their
+    own stream: ``plan.RunPlan``)."""
 
-    KINDS = ("full", "partial", "vector", "write", "session", "tpc")
+    KINDS = ("full", "partial", "vector", "write", "session")
 
     def __init__(self, ctx: "RunContext", rng: random.Random) -> None:
         self.ctx, self.rng = ctx, rng
         wl = ctx.cfg.workload
-        self.cum_weights = list(itertools.accumulate([wl.full_read, wl.partial_read, wl.vector_read, wl.write, wl.session, wl.tpc]))
+        self.cum_weights = list(itertools.accumulate([wl.full_read, wl.partial_read, wl.vector_read, wl.write, wl.session]))
 
     def _client(self, site: int) -> Host:
-        sites, rng = self.ctx.world.sites, self.rng
-        if len(sites) > 1 and rng.random() < self.ctx.cfg.workload.remote_share:
-            other = int(rng.random() * (len(sites) - 1))
-            site = other + (other >= site)
-        workers = sites[site].workers
-        return pick(rng, workers) if workers else sites[site].servers[0].host
+        return pick_client(self.ctx.world, site, self.rng, self.ctx.cfg.workload.remote_share)
 
     def _file(self, user: User, kind: str, srv: Server, proto: str = "xroot") -> FileAccess:
         wl, rng = self.ctx.cfg.workload, self.rng
@@ -91,15 +73,13 @@ class JobMaker:
             plan.count_writes = False
         return FileAccess(lfn, size, plan, duration(self.ctx, srv, moved), rw)
 
-    def make(self, site: int) -> list[Job]:
-        """One or two (TPC) jobs arriving at ``site``."""
+    def make(self, site: int) -> Job:
+        """One job arriving at ``site``."""
         ctx, rng, wl = self.ctx, self.rng, self.ctx.cfg.workload
         srv = self.pick_server(site)
         kind = self.KINDS[bisect.bisect(self.cum_weights, rng.random() * self.cum_weights[-1])]
         user = pick(rng, ctx.world.users[pick(rng, wl.vos)])
         proto = "https" if rng.random() < wl.http_share else "xroot"
-        if kind == "tpc":
-            return self._tpc(srv, user)
         nfiles = wl.session_files if kind == "session" else 1
         files = [self._file(user, "partial" if kind == "session" else kind, srv, proto) for _ in range(nfiles)]
         job = Job(srv, self._client(site), user, proto, rng.random() < wl.ipv6_share, files,
@@ -107,47 +87,36 @@ class JobMaker:
                   idle_gap_s=rng.expovariate(1 / wl.idle_gap_s) if kind == "session" else 0.0,
                   auth=rng.random() < wl.auth_share,
                   app_info=f"{user.vo}-analysis" if kind == "session" and proto == "xroot" else "")
-        return [ctx.faults.maybe_crash(job, rng)]
+        return ctx.faults.maybe_crash(job, rng)
 
     def pick_server(self, site: int) -> Server:
         """A server of ``site`` that is up (any, if all are down)."""
-        servers = self.ctx.by_site[site]
+        servers = self.ctx.servers
         if self.ctx.faults.restarts:
             servers = [s for s in servers if s.down_until <= self.ctx.env.now] or servers
         return pick(self.rng, servers)
 
-    def _tpc(self, dst: Server, user: User) -> list[Job]:
-        """``xrdcp --tpc only`` from a worker node: ``dst`` pulls a file of another site's
-        server (``script.tpc_copy``, as XRootD's ``ofs.tpc pgm xrdcp`` does)."""
-        ctx, rng = self.ctx, self.rng
-        others = [s for s in ctx.servers if s.site.index != dst.site.index] or ctx.servers
-        src = others[rng.randrange(len(others))]
-        lfn, size = rng.choice(ctx.world.catalogue[user.vo])
-        # only the path and size: the copy's requests and their times are tpc_copy's
-        copy = FileAccess(lfn, size, IoPlan(), 0.0, True)
-        return [Job(dst, self._client(dst.site.index), user, "xroot", rng.random() < ctx.cfg.workload.ipv6_share, [copy],
-                    app="xrdcp", tpc=True, auth=True, client_pid=rng.randrange(1000, 2**22), tpc_source=src)]
-
 
 def arrivals(ctx: "RunContext", site: int, maker: JobMaker, rng: random.Random) -> Iterator:
     """Poisson arrivals at ``site`` thinned by the daily cycle; a thinned-away candidate
-    costs no event."""
+    costs no event. TPC copies are not among them (``script.tpc_arrivals``)."""
     wl = ctx.cfg.workload
-    peak = wl.jobs_per_hour / 3600.0 * ctx.world.sites[site].weight * (1 + wl.daily_amplitude)
-    if peak <= 0:
+    total = kind_weight_total(ctx.cfg)
+    share = (total - wl.tpc) / total if total > 0 else 0.0
+    peak = wl.jobs_per_hour / 3600.0 * ctx.world.sites[site].weight * (1 + wl.daily_amplitude) * share
+    if peak <= 0 or not ctx.servers:
         return
     env, t, base, top = ctx.env, ctx.env.now, ctx.cfg.start_time, 1 + wl.daily_amplitude
     while True:
         t += rng.expovariate(peak)
         if rng.random() * top <= daily_factor(base + t, wl.daily_amplitude, wl.peak_hour):
             yield env.timeout(t - env.now)
-            for job in maker.make(site):
-                spawn(generated_tpc(ctx, job, rng) if job.tpc_source is not None else session(ctx, job))
+            spawn(session(ctx, maker.make(site)))
 
 
 def scripted_job(ctx: "RunContext", jc: JobConfig, rng: random.Random) -> Job:
     """A job exactly as a scenario scripts it (realism tests, reproductions)."""
-    srv = ctx.by_site[jc.site][jc.server]
+    srv = ctx.servers[jc.server]
     kind = {"read": "full", "readv": "vector"}.get(jc.op, jc.op)
     chunk = jc.chunk_bytes
     plans: dict[str, Callable[[], IoPlan]] = {
@@ -162,12 +131,14 @@ def scripted_job(ctx: "RunContext", jc: JobConfig, rng: random.Random) -> Job:
     return Job(srv, client, user, "xroot", False, [fa], app=jc.app, client_pid=rng.randrange(1000, 2**22), login_s=jc.login_s)
 
 
-def scripted(ctx: "RunContext", rng: random.Random) -> Iterator:
-    """Start every scripted job at its time, in time order."""
-    for jc in sorted(ctx.cfg.workload.scripted, key=lambda j: j.at_s):
+def scripted(ctx: "RunContext") -> Iterator:
+    """Start every scripted job of this site at its time, in time order (each with draws
+    of its own, so a site's jobs do not depend on another's)."""
+    mine = [(i, jc) for i, jc in enumerate(ctx.cfg.workload.scripted) if jc.site == ctx.site_index]
+    for i, jc in sorted(mine, key=lambda p: p[1].at_s):
         if jc.at_s > ctx.env.now:
             yield ctx.env.timeout(jc.at_s - ctx.env.now)
-        spawn(session(ctx, scripted_job(ctx, jc, rng)))
+        spawn(session(ctx, scripted_job(ctx, jc, ctx.rng(f"scripted:{i}"))))
 
 
-__all__ = ["JobMaker", "arrivals", "daily_factor", "pick", "scripted", "scripted_job"]
+__all__ = ["JobMaker", "arrivals", "scripted", "scripted_job"]

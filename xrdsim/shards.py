@@ -1,0 +1,192 @@
+"""A run cut into shards of sites, run apart (on Dask workers, or one after another) and
+merged back into the very run one process would have made.
+
+Every site of a run is simulated on its own (``xrdsim.sim.run``), so a shard — a range of
+sites — simulates exactly its part: the same datagrams, truth rows and counters. Each shard
+runs the whole path for its sites: their paths, then an in-process reference collector of
+its own, which holds only its sites' servers (the collector partitioned by server). The
+merge puts the truth back in (chunk, site) order, sums the uplink shares, and puts the
+collected records in their canonical order (``Collected.canonical``), so the scores are
+the same whatever the number of shards or workers.
+
+The one exception is a collector table at its bound: shards evict apart. The merged report
+counts evictions (``report["evicted"]``); with none, the merge is exact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from collector.report import CollectorReport, merge_reports
+from xrdsim.harness import Clock, Collected, Progress, canonical_report, collect_inprocess
+from xrdsim.scenario import Scenario
+from xrdsim.sim.plan import RunPlan, fault_rows
+from xrdsim.sim.run import SimRun
+from xrdsim.sim.truth import TABLES, Truth
+from xrdsim.sim.uplinks import UplinkPart, UplinkSum
+
+
+def shard_ranges(sites: int, shards: int) -> list[range]:
+    """``sites`` cut into at most ``shards`` contiguous ranges of near-equal length."""
+    shards = max(1, min(shards, sites))
+    q, r = divmod(sites, shards)
+    out, start = [], 0
+    for i in range(shards):
+        n = q + (i < r)
+        out.append(range(start, start + n))
+        start += n
+    return out
+
+
+@dataclass
+class ShardResult:
+    """What one shard sends back: its truth rows with each chunk's end (``marks``), its
+    uplink shares per chunk, what its collector gave and the counts of its run."""
+
+    sites: range
+    tables: dict[str, list]
+    marks: list[dict[str, int]]
+    uplink_parts: list[list[UplinkPart]]
+    collected: Collected
+    report: CollectorReport
+    stats: Counter
+    sent: tuple[int, int]
+    path_counts: Counter
+    servers: int
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+def run_shard(scenario: Scenario, sites: range) -> ShardResult:
+    """Simulate, carry and collect ``sites`` of ``scenario`` (a Dask task: plain data in,
+    plain data out)."""
+    clock = Clock()
+    start = time.perf_counter()
+    plan = RunPlan(scenario.sim)
+    clock.add("plan", time.perf_counter() - start)
+    sim = SimRun(scenario.sim, sites=sites, plan=plan)
+    stream = clock.timed("simulate", sim.delivered())
+    got = collect_inprocess(stream, scenario, float(scenario.sim.start_time), clock, Progress(False, 0.0))
+    report, got.collector_report = got.collector_report, None
+    tables = {t: getattr(sim.truth, t) for t in TABLES}
+    return ShardResult(sites, tables, sim.marks, sim.uplink_parts, got, report, sim.stats, sim.sent, sim.path_counts,
+                       len(sim.servers), clock.phases)
+
+
+@dataclass
+class MergedRun:
+    """The whole run made of its shards: what the scorer and the report read of a
+    ``SimRun`` (``truth``, ``world``, ``servers``, ``paths``, ``path_counts``, ``stats``)."""
+
+    config: Any
+    world: Any
+    truth: Truth
+    servers: list
+    path_counts: Counter
+    stats: Counter
+    sent: tuple[int, int]
+
+    @property
+    def paths(self) -> bool:
+        return True
+
+
+def merge_truth(scenario: Scenario, plan: RunPlan, shards: list[ShardResult]) -> Truth:
+    """The truth of the whole run from its shards' rows, in the one process's order:
+    the faults first, then chunk by chunk each site's rows, then the chunk's uplink rows."""
+    cfg = scenario.sim
+    truth = Truth()
+    for row in fault_rows(cfg, plan.faults):
+        truth.add("faults", row)
+    shards = sorted(shards, key=lambda s: s.sites.start)
+    sums = UplinkSum([s.name for s in plan.world.sites], cfg.nic.wrap32)
+    chunks = len(shards[0].marks)
+    starts = [dict.fromkeys(TABLES, 0) for _ in shards]
+    for c in range(chunks):
+        for i, sh in enumerate(shards):
+            for table in ("transfers", "datagrams", "counters"):
+                a, b = starts[i][table], sh.marks[c][table]
+                getattr(truth, table).extend(sh.tables[table][a:b])
+                starts[i][table] = b
+        truth.counters.extend(sums.rows(cfg.start_time, (p for sh in shards for p in sh.uplink_parts[c])))
+    for table in TABLES:
+        truth.totals[table] = len(getattr(truth, table))
+    return truth
+
+
+def merge_collected(shards: list[ShardResult]) -> Collected:
+    """One collector's output from the shards' collectors (each held its own servers)."""
+    out = Collected()
+    for sh in sorted(shards, key=lambda s: s.sites.start):
+        got = sh.collected
+        out.records.extend(got.records)
+        out.summaries.extend(got.summaries)
+        out.losses.extend(got.losses)
+        out.record_hosts.update(got.record_hosts)
+        out.groups = (out.groups or []) + list(got.groups or [])
+        out.datagrams += got.datagrams
+    report = canonical_report(merge_reports([sh.report for sh in sorted(shards, key=lambda s: s.sites.start)]))
+    out.report = report.to_dict()
+    out.canonical()
+    return out
+
+
+def merge(scenario: Scenario, shards: list[ShardResult]) -> tuple[MergedRun, Collected]:
+    """The merged run and collector output of ``shards`` (every site once)."""
+    plan = RunPlan(scenario.sim)
+    covered = sorted(k for sh in shards for k in sh.sites)
+    if covered != list(range(len(plan.world.sites))):
+        raise ValueError(f"shards cover sites {covered[:5]}…, not each of {len(plan.world.sites)} once")
+    truth = merge_truth(scenario, plan, shards)
+    stats, paths = Counter(), Counter()
+    for sh in shards:
+        stats.update(sh.stats)
+        paths.update(sh.path_counts)
+    sent = (sum(sh.sent[0] for sh in shards), sum(sh.sent[1] for sh in shards))
+    servers = [None] * sum(sh.servers for sh in shards)
+    return MergedRun(scenario.sim, plan.world, truth, servers, paths, stats, sent), merge_collected(shards)
+
+
+Runner = Callable[[Scenario, list[range], Callable[[int, int], None]], list[ShardResult]]
+
+
+def run_here(scenario: Scenario, ranges: list[range], done: Callable[[int, int], None]) -> list[ShardResult]:
+    """Run the shards one after another in this process."""
+    out = []
+    for i, r in enumerate(ranges):
+        out.append(run_shard(scenario, r))
+        done(i + 1, len(ranges))
+    return out
+
+
+def run_sharded(scenario: Scenario, shards: int, runner: Runner = run_here, progress: Progress | None = None,
+                clock: Clock | None = None) -> tuple[MergedRun, Collected]:
+    """Run ``scenario`` as ``shards`` shards through ``runner`` and merge them."""
+    clock = clock or Clock()
+    prog = progress or Progress(False, scenario.sim.duration_s)
+    ranges = shard_ranges(_site_count(scenario), shards)
+    start = time.perf_counter()
+
+    def done(k: int, n: int) -> None:
+        prog.note(f"{scenario.name}: shard {k}/{n} done ({time.perf_counter() - start:.0f} s)")
+
+    results = runner(scenario, ranges, done)
+    for sh in results:
+        for name, secs in sh.phases.items():
+            clock.add(f"shard_{name}", secs)
+    clock.add("shards", time.perf_counter() - start)
+    start = time.perf_counter()
+    merged = merge(scenario, results)
+    clock.add("merge", time.perf_counter() - start)
+    return merged
+
+
+def _site_count(scenario: Scenario) -> int:
+    cfg = scenario.sim
+    return len(cfg.sites) if cfg.sites else cfg.site_count
+
+
+__all__ = ["MergedRun", "Runner", "ShardResult", "merge", "merge_collected", "merge_truth", "run_here", "run_shard",
+           "run_sharded", "shard_ranges"]
