@@ -30,17 +30,27 @@ def _client(workers: int | None, scheduler: str | None):
             return Client(scheduler, timeout="10s"), None
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    import dask
+
+    # The statistical profiler samples the task's thread every 10 ms: with one pure-Python
+    # thread per worker that is several per cent of the run, for a picture nobody looks at.
+    with dask.config.set({"distributed.worker.profile.enabled": False}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     return Client(cluster), cluster
 
 
-def dask_runner(workers: int | None = None, scheduler: str | None = None) -> Runner:
-    """A ``shards.Runner`` that runs each shard as a task on Dask."""
+class DaskRunner:
+    """A ``shards.Runner`` that runs each shard as a task on Dask; after a run,
+    ``worker_peaks_gib`` holds each worker's peak RSS."""
 
-    def run(scenario: Scenario, ranges: list[range], done: Callable[[int, int], None]) -> list[ShardResult]:
+    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+        self.workers, self.scheduler = workers, scheduler
+        self.worker_peaks_gib: list[float] = []
+
+    def __call__(self, scenario: Scenario, ranges: list[range], done: Callable[[int, int], None]) -> list[ShardResult]:
         from dask.distributed import as_completed
 
-        client, cluster = _client(workers, scheduler)
+        client, cluster = _client(self.workers, self.scheduler)
         try:
             futures = client.map(run_shard, [scenario] * len(ranges), ranges, pure=False)
             index = {f.key: i for i, f in enumerate(futures)}
@@ -49,13 +59,24 @@ def dask_runner(workers: int | None = None, scheduler: str | None = None) -> Run
                 results[index[fut.key]] = fut.result()
                 fut.release()
                 done(k, len(ranges))
+            peaks = client.run(_peak_rss_gib)
+            self.worker_peaks_gib = [peaks[w] for w in sorted(peaks)]
             return results  # type: ignore[return-value]
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
 
-    return run
+
+def _peak_rss_gib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def dask_runner(workers: int | None = None, scheduler: str | None = None) -> DaskRunner:
+    """A ``shards.Runner`` that runs each shard as a task on Dask."""
+    return DaskRunner(workers, scheduler)
 
 
 def worker_count(workers: int | None, scheduler: str | None) -> int:
@@ -69,20 +90,33 @@ def worker_count(workers: int | None, scheduler: str | None) -> int:
         client.close()
 
 
-def sharded(workers: int | None, scheduler: str | None, shards: int | None = None, mode: CollectorMode | None = None):
-    """The ``simulate_and_collect`` of ``harness.run_scenario`` for a run on Dask; ``mode``
-    is the collector asked for on the command line, if any."""
-    if workers is not None and workers < 1:
-        raise ClusterError(f"--workers: expected at least 1, got {workers}")
+class Sharded:
+    """The ``simulate_and_collect`` of ``harness.run_scenario`` for a run on Dask (``how``);
+    ``mode`` is the collector asked for on the command line, if any. After a run,
+    ``worker_peaks_gib`` holds each worker's peak RSS."""
 
-    def simulate_and_collect(scenario: Scenario, clock: Clock, progress: Progress) -> tuple[MergedRun, Collected]:
-        asked = mode or scenario.collector.mode
+    def __init__(self, workers: int | None, scheduler: str | None, shards: int | None = None,
+                 mode: CollectorMode | None = None) -> None:
+        if workers is not None and workers < 1:
+            raise ClusterError(f"--workers: expected at least 1, got {workers}")
+        self.workers, self.scheduler, self.shards, self.mode = workers, scheduler, shards, mode
+        self.runner = DaskRunner(workers, scheduler)
+
+    @property
+    def worker_peaks_gib(self) -> list[float]:
+        return self.runner.worker_peaks_gib
+
+    def __call__(self, scenario: Scenario, clock: Clock, progress: Progress) -> tuple[MergedRun, Collected]:
+        asked = self.mode or scenario.collector.mode
         if asked is not CollectorMode.INPROCESS:
             raise ClusterError(f"{scenario.name}: --workers/--scheduler run the in-process collector only, not {asked.value}")
-        n = shards or SHARDS_PER_WORKER * worker_count(workers, scheduler)
-        return run_sharded(scenario, n, dask_runner(workers, scheduler), progress, clock)
-
-    return simulate_and_collect
+        n = self.shards or SHARDS_PER_WORKER * worker_count(self.workers, self.scheduler)
+        return run_sharded(scenario, n, self.runner, progress, clock)
 
 
-__all__ = ["ClusterError", "SHARDS_PER_WORKER", "dask_runner", "sharded", "worker_count"]
+def sharded(workers: int | None, scheduler: str | None, shards: int | None = None, mode: CollectorMode | None = None) -> Sharded:
+    """A run on Dask: ``workers`` local processes, or the cluster at ``scheduler``."""
+    return Sharded(workers, scheduler, shards, mode)
+
+
+__all__ = ["ClusterError", "DaskRunner", "SHARDS_PER_WORKER", "Sharded", "dask_runner", "sharded", "worker_count"]

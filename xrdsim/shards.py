@@ -15,14 +15,18 @@ counts evictions (``report["evicted"]``); with none, the merge is exact.
 
 from __future__ import annotations
 
+import dataclasses
+import resource
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from operator import attrgetter
+from typing import Any, Callable
 
 from collector.report import CollectorReport, merge_reports
 from xrdsim.harness import Clock, Collected, Progress, canonical_report, collect_inprocess
 from xrdsim.scenario import Scenario
+from xrdsim.score import Rec
 from xrdsim.sim.plan import RunPlan, fault_rows
 from xrdsim.sim.run import SimRun
 from xrdsim.sim.truth import TABLES, Truth
@@ -57,6 +61,34 @@ class ShardResult:
     path_counts: Counter
     servers: int
     phases: dict[str, float] = field(default_factory=dict)
+    peak_rss_mib: float = 0.0  # of the process that ran it, by the end of the shard
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Rows travel as plain tuples: pickling a slotted dataclass calls Python per row,
+        # a tuple of str/int/float is C all the way (half the time, both ways).
+        state = dict(self.__dict__)
+        state["tables"] = {t: _pack(rows) for t, rows in self.tables.items()}
+        got = dataclasses.replace(self.collected, records=[])
+        state["collected"] = (got, _pack(self.collected.records))
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state["tables"] = {t: _unpack(TABLES[t], rows) for t, rows in state["tables"].items()}
+        got, records = state["collected"]
+        got.records = _unpack(Rec, records)
+        state["collected"] = got
+        self.__dict__.update(state)
+
+
+def _pack(rows: list) -> list[tuple]:
+    if not rows:
+        return []
+    get = attrgetter(*(f.name for f in dataclasses.fields(rows[0])))
+    return [get(r) for r in rows]
+
+
+def _unpack(row_type: type, rows: list[tuple]) -> list:
+    return [row_type(*r) for r in rows]
 
 
 def run_shard(scenario: Scenario, sites: range) -> ShardResult:
@@ -72,7 +104,7 @@ def run_shard(scenario: Scenario, sites: range) -> ShardResult:
     report, got.collector_report = got.collector_report, None
     tables = {t: getattr(sim.truth, t) for t in TABLES}
     return ShardResult(sites, tables, sim.marks, sim.uplink_parts, got, report, sim.stats, sim.sent, sim.path_counts,
-                       len(sim.servers), clock.phases)
+                       len(sim.servers), clock.phases, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 @dataclass

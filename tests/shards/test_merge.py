@@ -123,3 +123,14 @@ def test_cli_refuses_what_cannot_be_sharded_in_one_line(tmp_path, args, says):
     assert proc.returncode == 2
     assert says in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_shard_result_travels_whole(scenario):
+    """What a Dask worker sends back (rows packed as tuples) is what it had."""
+    import pickle
+
+    sh = run_shard(scenario, range(1, 3))
+    back = pickle.loads(pickle.dumps(sh))
+    assert back.tables == sh.tables and back.collected.records == sh.collected.records
+    assert (back.marks, back.uplink_parts, back.stats, back.sent) == (sh.marks, sh.uplink_parts, sh.stats, sh.sent)
+    assert len(back.tables["transfers"]) > 100

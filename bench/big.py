@@ -1,0 +1,66 @@
+"""A big run on Dask workers (default: 1,000 generated sites of 2 servers for 24 h, the
+workload of scenarios/wlcg-day.yaml): wall time, the parent's peak RSS, each worker's peak
+RSS (goal: < 4 GiB per worker) and the cost per site-day it implies for a month of 170 sites.
+
+    python bench/big.py [--sites 1000] [--hours 24] [--workers 2] [--shards 16]
+
+The parent merges the shards and scores the whole run, so it holds every transfer; the
+workers hold one shard at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from xrdsim.cluster import sharded
+from xrdsim.harness import run_scenario
+from xrdsim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+GOAL_GIB = 4.0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sites", type=int, default=1000)
+    ap.add_argument("--hours", type=float, default=24.0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--shards", type=int, default=16)
+    args = ap.parse_args()
+    text = (ROOT / "scenarios" / "wlcg-day.yaml").read_text()
+    text = text.replace("generate: {count: 100, servers: 2}", f"generate: {{count: {args.sites}, servers: 2}}")
+    text = text.replace("duration: 1d", f"duration: {args.hours}h")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.yaml"
+        path.write_text(text)
+        scenario = load_scenario(path)
+        how = sharded(args.workers, None, args.shards)
+        start = time.perf_counter()
+        result = run_scenario(scenario, None, how=how, progress=True)
+        wall = time.perf_counter() - start
+    stats = result.sim_stats
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    peaks = how.worker_peaks_gib
+    print(f"{args.sites} sites x {args.hours:g} h on {args.workers} workers, {args.shards} shards: {stats['transfers']:,} transfers, "
+          f"{stats['datagrams_sent']:,} datagrams, {stats['records']:,} records")
+    print("  " + "  ".join(f"{k} {v:.0f} s" for k, v in result.phases.items()))
+    print(f"  wall {wall:.0f} s; parent peak RSS {parent:.2f} GiB; worker peak RSS "
+          + ", ".join(f"{p:.2f}" for p in peaks) + f" GiB (goal < {GOAL_GIB:g} GiB per worker: "
+          + ("met" if peaks and max(peaks) < GOAL_GIB else "MISSED") + ")")
+    site_days = args.sites * args.hours / 24
+    per = wall * args.workers / site_days
+    print(f"  {per:.2f} worker-seconds per site-day -> a month of 170 sites: {per * 170 * 30 / 3600:.1f} worker-hours, "
+          f"{per * 170 * 30 / 3600 / args.workers:.1f} h wall on {args.workers} workers")
+    print(f"  expectations {'met' if result.passed else 'FAILED: ' + ', '.join(v.name for v in result.failures)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
