@@ -59,6 +59,9 @@ def main() -> int:
     print(f"  {per:.2f} worker-seconds per site-day -> a month of 170 sites: {per * 170 * 30 / 3600:.1f} worker-hours, "
           f"{per * 170 * 30 / 3600 / args.workers:.1f} h wall on {args.workers} workers")
     print(f"  expectations {'met' if result.passed else 'FAILED: ' + ', '.join(v.name for v in result.failures)}")
+    for k in result.card.kinds:  # which detections nothing explains, by kind
+        if k.role == "detection" and k.hits < k.count:
+            print(f"    {k.count - k.hits} of {k.count} {k.kind} detections unexplained")
     return 0
 
 

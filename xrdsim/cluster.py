@@ -13,7 +13,7 @@ from xrdsim.scenario import CollectorMode, Scenario
 from xrdsim.shards import MergedRun, Runner, ShardResult, run_shard, run_sharded
 
 #: Shards per worker: more than one evens out sites of unequal load and bounds each task's memory.
-SHARDS_PER_WORKER = 2
+SHARDS_PER_WORKER = 4
 
 
 class ClusterError(UserError):
@@ -119,4 +119,4 @@ def sharded(workers: int | None, scheduler: str | None, shards: int | None = Non
     return Sharded(workers, scheduler, shards, mode)
 
 
-__all__ = ["ClusterError", "DaskRunner", "SHARDS_PER_WORKER", "Sharded", "dask_runner", "sharded", "worker_count"]
+__all__ = ["SHARDS_PER_WORKER", "ClusterError", "DaskRunner", "Sharded", "dask_runner", "sharded", "worker_count"]

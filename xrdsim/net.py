@@ -114,7 +114,7 @@ class Path:
         for dgram in datagrams:
             while heap and heap[0][0] <= dgram.t_send:
                 yield heapq.heappop(heap)[2]
-            for out in self._fates(dgram):
+            for out in self.fates(dgram):
                 self._seq += 1
                 heapq.heappush(heap, (out.t_arrival, self._seq, out))
         while heap:
@@ -143,7 +143,9 @@ class Path:
                 return "fragment"
         return ""
 
-    def _fates(self, dgram: Datagram) -> list[Datagram]:
+    def fates(self, dgram: Datagram) -> list[Datagram]:
+        """What becomes of ``dgram``: nothing (lost), itself (perhaps truncated, corrupted,
+        delayed) or two copies; its fate goes to ``record``. Call in send order."""
         cause = self._lost_cause(dgram)
         if cause:
             self._note(dgram, Fate.LOST, cause)

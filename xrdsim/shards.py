@@ -28,7 +28,7 @@ from xrdsim.harness import Clock, Collected, Progress, canonical_report, collect
 from xrdsim.scenario import Scenario
 from xrdsim.score import Rec
 from xrdsim.sim.plan import RunPlan, fault_rows
-from xrdsim.sim.run import SimRun
+from xrdsim.sim.run import SimRun, summed
 from xrdsim.sim.truth import TABLES, Truth
 from xrdsim.sim.uplinks import UplinkPart, UplinkSum
 
@@ -172,10 +172,7 @@ def merge(scenario: Scenario, shards: list[ShardResult]) -> tuple[MergedRun, Col
     if covered != list(range(len(plan.world.sites))):
         raise ValueError(f"shards cover sites {covered[:5]}…, not each of {len(plan.world.sites)} once")
     truth = merge_truth(scenario, plan, shards)
-    stats, paths = Counter(), Counter()
-    for sh in shards:
-        stats.update(sh.stats)
-        paths.update(sh.path_counts)
+    stats, paths = summed(sh.stats for sh in shards), summed(sh.path_counts for sh in shards)
     sent = (sum(sh.sent[0] for sh in shards), sum(sh.sent[1] for sh in shards))
     servers = [None] * sum(sh.servers for sh in shards)
     return MergedRun(scenario.sim, plan.world, truth, servers, paths, stats, sent), merge_collected(shards)

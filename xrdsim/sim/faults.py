@@ -113,4 +113,4 @@ def skew(ctx: "RunContext", srv: "Server", fault: FaultConfig) -> Iterator:
 #: Fault kinds that run as a process on their target server.
 PROCESSES = {FaultKind.SERVER_RESTART: restart, FaultKind.CLOCK_SKEW: skew, FaultKind.CONFIG_DRIFT: drift}
 
-__all__ = ["PROCESSES", "RESTART_DOWNTIME_S", "Faults", "drift", "drifted", "restart", "skew"]
+__all__ = ["PROCESSES", "Faults", "drift", "drifted", "restart", "skew"]

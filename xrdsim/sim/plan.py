@@ -87,7 +87,7 @@ class TpcJob:
     seed: int
 
 
-def kind_of(fault: FaultConfig) -> FaultKind:
+def _kind_of(fault: FaultConfig) -> FaultKind:
     return fault.kind if isinstance(fault.kind, FaultKind) else FaultKind(fault.kind)
 
 
@@ -98,7 +98,7 @@ def plan_faults(cfg: SimConfig, world: World) -> list[PlannedFault]:
     servers = [s for site in world.sites for s in site.servers]
     out = []
     for i, fault in enumerate(cfg.faults):
-        kind = kind_of(fault)
+        kind = _kind_of(fault)
         if kind in (FaultKind.CLIENT_CRASH, FaultKind.COLLECTOR_OUTAGE):
             out.append(PlannedFault(i, fault, kind, "", (fault.target or "*") if kind is FaultKind.CLIENT_CRASH else "collector"))
             continue
@@ -190,5 +190,5 @@ def kind_weight_total(cfg: SimConfig) -> float:
     return wl.full_read + wl.partial_read + wl.vector_read + wl.write + wl.session + wl.tpc
 
 
-__all__ = ["PlannedFault", "RESTARTING", "RESTART_DOWNTIME_S", "RunPlan", "TpcJob", "daily_factor", "fault_rows",
+__all__ = ["RESTARTING", "RESTART_DOWNTIME_S", "PlannedFault", "RunPlan", "TpcJob", "daily_factor", "fault_rows",
            "kind_weight_total", "pick", "pick_client", "plan_faults"]

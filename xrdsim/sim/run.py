@@ -24,7 +24,7 @@ from collections import Counter
 from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path as FsPath
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import simpy
 
@@ -61,6 +61,7 @@ class RunContext:
         self.foreign_uplinks: dict[int, Octets] = {}
         self.flows: dict = {}
         self.stats: Counter[str] = Counter()
+        self.sample_parts: list[UplinkPart] = []  # uplink shares sampled, until the run sums them
         self._transfers = site << SITE_ID_SHIFT
         here = self.world.sites[site]
         self.servers = [Server(spec, here, self, self.rng(f"server:{spec.host.name}")) for spec in here.servers]
@@ -189,15 +190,23 @@ class GhostContext:
         job_server(xfer).lose(t, xfer)
 
 
+def summed(counters: Iterable[Counter[str]]) -> Counter[str]:
+    """The sum of ``counters`` (zero counts kept, unlike ``+``)."""
+    out: Counter[str] = Counter()
+    for c in counters:
+        out.update(c)
+    return out
+
+
 def job_server(xfer: Transfer) -> Server:
     """The server a transfer runs on."""
     return xfer.conn.info.server
 
 
-def sampler(ctx: RunContext, parts: list[UplinkPart]) -> Iterator:
-    """Counter samples every ``nic.sample_s``."""
+def sampler(ctx: RunContext) -> Iterator:
+    """Counter samples every ``nic.sample_s`` (the uplink shares wait in ``sample_parts``)."""
     while True:
-        parts.extend(ctx.sample(ctx.env.now))
+        ctx.sample_parts.extend(ctx.sample(ctx.env.now))
         yield ctx.env.timeout(ctx.cfg.nic.sample_s)
 
 
@@ -234,7 +243,7 @@ class SimRun:
         self.uplink_parts: list[list[UplinkPart]] = []  # per chunk, for a shard
         self.marks: list[dict[str, int]] = []
         self._sums: UplinkSum | None = None
-        self._carrying: list[list[tuple[Datagram, list[Datagram]]]] = []
+        self._carrying: list[list[Datagram]] = []  # per site of the chunk: what its path delivers
         self._now = 0.0
 
     # ------------------------------------------------------------ views of the whole run
@@ -260,10 +269,7 @@ class SimRun:
     @property
     def stats(self) -> Counter[str]:
         """Transfers by close kind and refusals, summed over the sites."""
-        out: Counter[str] = Counter()
-        for ctx in self.ctxs:
-            out.update(ctx.stats)
-        return out
+        return summed(ctx.stats for ctx in self.ctxs)
 
     @property
     def sent(self) -> tuple[int, int]:
@@ -273,10 +279,7 @@ class SimRun:
     @property
     def path_counts(self) -> Counter[str]:
         """Path fates summed over the sites (empty without ``delivered()``)."""
-        out: Counter[str] = Counter()
-        for p in self.paths:
-            out.update(p.counts)
-        return out
+        return summed(p.counts for p in self.paths)
 
     @property
     def events(self) -> int:
@@ -307,8 +310,7 @@ class SimRun:
                 ctx.env.process(scripted_sessions(ctx))
             if self.plan.tpc_of(k):
                 ctx.env.process(tpc_arrivals(ctx, self.plan.tpc_of(k)))
-            ctx.sample_parts = []
-            ctx.env.process(sampler(ctx, ctx.sample_parts))
+            ctx.env.process(sampler(ctx))
             self.ctxs.append(ctx)
         return self.ctxs
 
@@ -320,24 +322,26 @@ class SimRun:
             t = min(t + step, end)
             per_site = []
             with fewer_collections():
-                for ctx in ctxs:
+                for i, ctx in enumerate(ctxs):
                     ctx.env.run(until=t)
-                    per_site.append(self._site_done(ctx))
+                    per_site.append(self._site_done(i, ctx))
             self._now = t
             self._chunk_done()
             yield t, per_site
         per_site = []
-        for ctx in ctxs:
+        for i, ctx in enumerate(ctxs):
             self._finish(ctx, end)
-            per_site.append(self._site_done(ctx))
+            per_site.append(self._site_done(i, ctx))
         self._chunk_done()
         yield end, per_site
 
-    def _site_done(self, ctx: RunContext) -> list[Datagram]:
+    def _site_done(self, i: int, ctx: RunContext) -> list[Datagram]:
+        # Fates are decided here, in the site's own order, so the truth's datagram rows stay
+        # in (chunk, site) order; the arrivals wait in ``_carrying`` for ``_arrivals``.
         dgrams = ctx.outbox.take()
         if self.paths:
-            path = self.paths[len(self._carrying)]
-            self._carrying.append([(d, path._fates(d)) for d in dgrams])
+            path = self.paths[i]
+            self._carrying.append([out for d in dgrams for out in path.fates(d)])
         return dgrams
 
     def _chunk_done(self) -> None:
@@ -371,10 +375,9 @@ class SimRun:
         for t_end, _ in self._chunks(ctxs):
             for i, carried in enumerate(self._carrying):
                 site = ctxs[i].site_index
-                for _, outs in carried:
-                    for out in outs:
-                        seqs[i] += 1
-                        heapq.heappush(heap, (out.t_arrival, site, seqs[i], out))
+                for out in carried:
+                    seqs[i] += 1
+                    heapq.heappush(heap, (out.t_arrival, site, seqs[i], out))
             self._carrying = []
             while heap and heap[0][0] <= t_end:
                 yield heapq.heappop(heap)[3]
@@ -410,4 +413,5 @@ def simulate(config: SimConfig, stream_dir: str | FsPath | None = None) -> SimRu
     return SimRun(config, stream_dir)
 
 
-__all__ = ["GC_GEN0", "GhostContext", "RunContext", "SITE_ID_SHIFT", "SimRun", "fewer_collections", "simulate"]
+__all__ = ["GC_GEN0", "SITE_ID_SHIFT", "GhostContext", "RunContext", "SimRun", "fewer_collections", "simulate",
+           "summed"]
