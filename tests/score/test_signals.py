@@ -118,6 +118,21 @@ def test_the_same_gap_at_a_steady_sender_alarms():
     assert gaps(with_gap(3000.0, 3840.0, every=30.0), 0.0, RUN_END) == []  # under the 900 s floor
 
 
+def test_a_gap_must_be_unlikely_at_the_rate_heard_around_it_among_the_runs_chances():
+    """A day's quiet hours: a server heard every minute by day and every 3 minutes at night
+    stays quiet for 27 minutes at night. Its day-long spacing makes that a silence, but at its
+    night rate it is 9 mean spacings: among 200,000 arrivals of a run's servers, a gap of
+    e^-9 comes by itself. A 40-minute silence in its busy hours is 40 spacings: not chance."""
+    day = [k * 60.0 for k in range(720)]  # 12 h every minute
+    night = [43_200.0 + k * 180.0 for k in range(120)]  # then 6 h every 3 minutes
+    quiet = [t for t in night if not 50_000.0 < t < 51_320.0]
+    gap = (49_860.0, 51_480.0)
+    assert gap in gaps(day + quiet, 0.0, 64_800.0)  # the spacing alone flags it (limit 1,200 s) …
+    assert gaps(day + quiet, 0.0, 64_800.0, chances=200_000) == []  # … its rate around it does not
+    blocked = [t for t in day if not 20_000.0 < t < 22_400.0] + night
+    assert gaps(blocked, 0.0, 64_800.0, chances=200_000) == [(19_980.0, 22_440.0)]
+
+
 def test_gaps_need_three_arrivals_and_skip_start_up():
     assert gaps([100.0, 5000.0], 0.0, RUN_END) == []
     late_start = [t for t in steady() if t >= 3000.0]

@@ -9,6 +9,7 @@ and the NIC counters, never the truth: the truth only scores them.
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections import defaultdict
@@ -23,8 +24,14 @@ GAP_FLOOR_S = 900.0
 #: … and for this many times its median time between arrivals …
 GAP_K = 20.0
 #: … and for this many times its reporting period (the 95th percentile of its spacing: a
-#: server flushing its f-stream every 10 minutes is heard in bursts ten minutes apart).
+#: server flushing its f-stream every 10 minutes is heard in bursts ten minutes apart) …
 PERIOD_K = 2.5
+#: … and so long that, heard as often as it is around the gap (``RATE_WINDOW_S`` each side:
+#: rates follow the daily cycle), it would stay that quiet by chance less than once in
+#: 1/SILENCE_ALPHA runs of as many arrivals as the run has (each arrival is one more chance
+#: of a long gap: a day of 200 servers has ~200 000, and a gap of 1 in 10⁵ then comes by itself).
+SILENCE_ALPHA = 0.01
+RATE_WINDOW_S = 7200.0
 #: Silences at this share of the servers (and at least two) at once are one collector outage.
 OUTAGE_SERVER_SHARE = 0.5
 #: A loss burst: at least this many datagrams of one counter group declared lost in a bin …
@@ -98,10 +105,12 @@ def _busy(nic: list[float], bins: Bins, start: float, end: float) -> bool:
     return moved >= RATIO_FLOOR_BYTES * max((end - start) / bins.width_s, 1.0)
 
 
-def gaps(times: list[float], start: float, end: float) -> list[tuple[float, float]]:
+def gaps(times: list[float], start: float, end: float, chances: int = 0) -> list[tuple[float, float]]:
     """Silences in ``times`` (sorted) longer than max(GAP_FLOOR_S, GAP_K × the median spacing,
     PERIOD_K × the 95th-percentile spacing), the last one running to ``end``; the time before
-    the first arrival is start-up."""
+    the first arrival is start-up. With ``chances`` (arrivals of every server of the run), a
+    silence must also be one that the server's arrival rate around it makes less likely than
+    SILENCE_ALPHA / ``chances`` (a Poisson gap: exp(−rate × length))."""
     instants = sorted(set(times))  # records of one datagram arrive together: one arrival
     if len(instants) < 3:
         return []
@@ -109,7 +118,21 @@ def gaps(times: list[float], start: float, end: float) -> list[tuple[float, floa
     period = spacing[min(len(spacing) - 1, int(0.95 * len(spacing)))]
     limit = max(GAP_FLOOR_S, GAP_K * statistics.median(spacing), PERIOD_K * period)
     points = [t for t in times if start <= t <= end] + [end]
-    return [(a, b) for a, b in zip(points, points[1:]) if b - a > limit]
+    found = [(a, b) for a, b in zip(points, points[1:]) if b - a > limit]
+    if not chances:
+        return found
+    need = math.log(chances / SILENCE_ALPHA)
+    return [(a, b) for a, b in found if _unlikely(instants, a, b, start, end, need)]
+
+
+def _unlikely(instants: list[float], a: float, b: float, start: float, end: float, need: float) -> bool:
+    """Whether the gap (a, b) is longer than ``need`` mean spacings at the rate heard in the
+    RATE_WINDOW_S before and after it (a server heard of nowhere near it: yes)."""
+    lo, hi = max(start, a - RATE_WINDOW_S, instants[0]), min(end, b + RATE_WINDOW_S)
+    left, right = bisect.bisect_left(instants, lo), bisect.bisect_right(instants, hi)
+    heard = sum(1 for t in instants[left:right] if t < a or t > b)
+    span = (a - lo) + max(hi - b, 0.0)
+    return heard == 0 or span <= 0 or (b - a) * heard / span > need
 
 
 def silences(heard: Mapping[str, list[float]], summaries: Mapping[str, list[float]], nic: Mapping[str, list[float]],
@@ -122,8 +145,9 @@ def silences(heard: Mapping[str, list[float]], summaries: Mapping[str, list[floa
     for host in sorted(set(nic) - set(heard) - set(summaries)):  # a server whose monitoring never came
         if _busy(nic[host], bins, bins.t0, run_end):
             found.append(Finding("server_silent", host, bins.t0, run_end, run_end - bins.t0, "never heard while its NIC moved data"))
+    chances = sum(len(set(times)) for times in heard.values())
     for host, times in sorted(heard.items()):
-        for a, b in gaps(times, bins.t0, run_end):
+        for a, b in gaps(times, bins.t0, run_end, chances):
             if host not in nic or not _busy(nic[host], bins, a, b):
                 continue
             reports = [t for t in summaries.get(host, []) if a < t < b]
