@@ -59,7 +59,7 @@ class ShardResult:
     stats: Counter
     sent: tuple[int, int]
     path_counts: Counter
-    servers: int
+    servers: list[str]  # host names of its data servers
     phases: dict[str, float] = field(default_factory=dict)
     peak_rss_mib: float = 0.0  # of the process that ran it, by the end of the shard
 
@@ -103,8 +103,9 @@ def run_shard(scenario: Scenario, sites: range) -> ShardResult:
     got = collect_inprocess(stream, scenario, float(scenario.sim.start_time), clock, Progress(False, 0.0))
     report, got.collector_report = got.collector_report, None
     tables = {t: getattr(sim.truth, t) for t in TABLES}
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return ShardResult(sites, tables, sim.marks, sim.uplink_parts, got, report, sim.stats, sim.sent, sim.path_counts,
-                       len(sim.servers), clock.phases, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                       [srv.name for srv in sim.servers], clock.phases, peak_mib)
 
 
 @dataclass
@@ -115,13 +116,14 @@ class MergedRun:
     config: Any
     world: Any
     truth: Truth
-    servers: list
+    servers: list[str]
     path_counts: Counter
     stats: Counter
     sent: tuple[int, int]
 
     @property
     def paths(self) -> bool:
+        """Every shard carried its datagrams through its sites' paths (``SimRun.delivered``)."""
         return True
 
 
@@ -174,7 +176,7 @@ def merge(scenario: Scenario, shards: list[ShardResult]) -> tuple[MergedRun, Col
     truth = merge_truth(scenario, plan, shards)
     stats, paths = summed(sh.stats for sh in shards), summed(sh.path_counts for sh in shards)
     sent = (sum(sh.sent[0] for sh in shards), sum(sh.sent[1] for sh in shards))
-    servers = [None] * sum(sh.servers for sh in shards)
+    servers = [name for sh in sorted(shards, key=lambda s: s.sites.start) for name in sh.servers]
     return MergedRun(scenario.sim, plan.world, truth, servers, paths, stats, sent), merge_collected(shards)
 
 
