@@ -114,6 +114,7 @@ def test_cli_run_with_workers_writes_the_same_score_json(tmp_path):
 @pytest.mark.parametrize("args, says", [
     (["--workers", "0"], "--workers: expected at least 1, got 0"),
     (["--workers", "2", "--collector", "udp"], "in-process collector only"),
+    (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler tcp://127.0.0.1:1: cannot connect"),
 ])
 def test_cli_refuses_what_cannot_be_sharded_in_one_line(tmp_path, args, says):
     path = tmp_path / "s.yaml"
