@@ -41,31 +41,49 @@ def _client(workers: int | None, scheduler: str | None):
 
 class DaskRunner:
     """A ``shards.Runner`` that runs each shard as a task on Dask; after a run,
-    ``worker_peaks_gib`` holds each worker's peak RSS."""
+    ``worker_peaks_gib`` holds each worker's peak RSS. As a context manager it holds one
+    connection (and local cluster) for ``worker_count`` and the run; called outside one, it
+    opens its own for the call."""
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
         self.workers, self.scheduler = workers, scheduler
         self.worker_peaks_gib: list[float] = []
+        self._client = self._cluster = None
+
+    def __enter__(self) -> "DaskRunner":
+        self._client, self._cluster = _client(self.workers, self.scheduler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+    def worker_count(self) -> int:
+        """Workers of the connected cluster (at least 1)."""
+        return max(1, len(self._client.scheduler_info().get("workers", {})))
 
     def __call__(self, scenario: Scenario, ranges: list[range], done: Callable[[int, int], None]) -> list[ShardResult]:
+        if self._client is None:
+            with self:
+                return self._run(scenario, ranges, done)
+        return self._run(scenario, ranges, done)
+
+    def _run(self, scenario: Scenario, ranges: list[range], done: Callable[[int, int], None]) -> list[ShardResult]:
         from dask.distributed import as_completed
 
-        client, cluster = _client(self.workers, self.scheduler)
-        try:
-            futures = client.map(run_shard, [scenario] * len(ranges), ranges, pure=False)
-            index = {f.key: i for i, f in enumerate(futures)}
-            results: list[ShardResult | None] = [None] * len(ranges)
-            for k, fut in enumerate(as_completed(futures), 1):
-                results[index[fut.key]] = fut.result()
-                fut.release()
-                done(k, len(ranges))
-            peaks = client.run(_peak_rss_gib)
-            self.worker_peaks_gib = [peaks[w] for w in sorted(peaks)]
-            return results  # type: ignore[return-value]
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+        client = self._client
+        futures = client.map(run_shard, [scenario] * len(ranges), ranges, pure=False)
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: list[ShardResult | None] = [None] * len(ranges)
+        for k, fut in enumerate(as_completed(futures), 1):
+            results[index[fut.key]] = fut.result()
+            fut.release()
+            done(k, len(ranges))
+        peaks = client.run(_peak_rss_gib)
+        self.worker_peaks_gib = [peaks[w] for w in sorted(peaks)]
+        return results  # type: ignore[return-value]
 
 
 def _peak_rss_gib() -> float:
@@ -77,17 +95,6 @@ def _peak_rss_gib() -> float:
 def dask_runner(workers: int | None = None, scheduler: str | None = None) -> DaskRunner:
     """A ``shards.Runner`` that runs each shard as a task on Dask."""
     return DaskRunner(workers, scheduler)
-
-
-def worker_count(workers: int | None, scheduler: str | None) -> int:
-    """Workers the run will have: ``workers``, or those of the scheduler's cluster."""
-    if not scheduler:
-        return max(1, workers or 1)
-    client, _ = _client(None, scheduler)
-    try:
-        return max(1, len(client.scheduler_info().get("workers", {})))
-    finally:
-        client.close()
 
 
 class Sharded:
@@ -110,8 +117,9 @@ class Sharded:
         asked = self.mode or scenario.collector.mode
         if asked is not CollectorMode.INPROCESS:
             raise ClusterError(f"{scenario.name}: --workers/--scheduler run the in-process collector only, not {asked.value}")
-        n = self.shards or SHARDS_PER_WORKER * worker_count(self.workers, self.scheduler)
-        return run_sharded(scenario, n, self.runner, progress, clock)
+        with self.runner as runner:
+            n = self.shards or SHARDS_PER_WORKER * runner.worker_count()
+            return run_sharded(scenario, n, runner, progress, clock)
 
 
 def sharded(workers: int | None, scheduler: str | None, shards: int | None = None, mode: CollectorMode | None = None) -> Sharded:
@@ -119,4 +127,4 @@ def sharded(workers: int | None, scheduler: str | None, shards: int | None = Non
     return Sharded(workers, scheduler, shards, mode)
 
 
-__all__ = ["SHARDS_PER_WORKER", "ClusterError", "DaskRunner", "Sharded", "dask_runner", "sharded", "worker_count"]
+__all__ = ["SHARDS_PER_WORKER", "ClusterError", "DaskRunner", "Sharded", "dask_runner", "sharded"]

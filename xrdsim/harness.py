@@ -85,7 +85,7 @@ class Collected:
     report: dict[str, Any] = field(default_factory=dict)
     datagrams: int = 0
     simulated_ip: Callable[[str], str] | None = None  # a loopback sender alias → the simulated address
-    collector_report: Any = None  # the in-process collector's CollectorReport (shards merge them)
+    collector_report: CollectorReport | None = None  # the in-process collector's (shards merge them)
 
     def take(self, events: Iterable[Any]) -> None:
         """Keep the transfer records (as ``Rec``) and summary samples among ``events``."""

@@ -31,16 +31,8 @@ class Faults:
 
     def __init__(self, ctx: "RunContext", plan: RunPlan) -> None:
         self.ctx, self.plan = ctx, plan
-        self.crash_windows: list[FaultConfig] = [pf.fault for pf in plan.faults if pf.kind is FaultKind.CLIENT_CRASH]
-        self.outages: list[OutageConfig] = []
-        ips = {s.host.name: s.host.ip4 for site in plan.world.sites for s in site.servers}
-        for pf in plan.faults:
-            f = pf.fault
-            if pf.kind is FaultKind.COLLECTOR_OUTAGE:
-                self.outages.append(OutageConfig(f.at_s, pf.end_s))
-            elif pf.kind in (FaultKind.SERVER_SILENT, FaultKind.LOSS_BURST):
-                share = 1.0 if pf.kind is FaultKind.SERVER_SILENT else f.fraction
-                self.outages.append(OutageConfig(f.at_s, pf.end_s, ips[pf.server], share))
+        self.crash_windows: list[FaultConfig] = plan.crash_windows
+        self.outages: list[OutageConfig] = plan.outages
         self.restarts = any(pf.kind is FaultKind.SERVER_RESTART for pf in plan.faults)
 
     def schedule(self) -> None:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import Iterator
 
+from xrdsim.net import OutageConfig
 from xrdsim.sim.config import DestEvent, FaultConfig, FaultKind, SimConfig
 from xrdsim.sim.site import Host, ServerSpec, User, World, build_world
 from xrdsim.sim.truth import FaultRow
@@ -37,6 +39,24 @@ def daily_factor(t_unix: float, amplitude: float, peak_hour: float) -> float:
     """Relative arrival rate at ``t_unix``: 1 ± amplitude, highest at ``peak_hour`` UTC."""
     phase = 2 * math.pi * ((t_unix % DAY) / 3600.0 - peak_hour) / 24.0
     return 1.0 + amplitude * math.cos(phase)
+
+
+def peak_rate(cfg: SimConfig, weight: float, share: float) -> float:
+    """Arrivals per second at the daily peak of a site of ``weight``, for the jobs that
+    make up ``share`` of its workload."""
+    wl = cfg.workload
+    return wl.jobs_per_hour / 3600.0 * weight * (1 + wl.daily_amplitude) * share
+
+
+def thinned_arrivals(cfg: SimConfig, peak: float, rng: random.Random) -> Iterator[float]:
+    """Arrival times (simulated seconds from 0, without end) of a Poisson stream of rate
+    ``peak`` thinned by the daily cycle: two draws per candidate, the job's draws between."""
+    wl = cfg.workload
+    t, top = 0.0, 1 + wl.daily_amplitude
+    while True:
+        t += rng.expovariate(peak)
+        if rng.random() * top <= daily_factor(cfg.start_time + t, wl.daily_amplitude, wl.peak_hour):
+            yield t
 
 
 def pick_client(world: World, site: int, rng: random.Random, remote_share: float) -> Host:
@@ -132,6 +152,15 @@ class RunPlan:
         for pf in self.faults:
             if pf.kind in RESTARTING:
                 self._down.setdefault(pf.server, []).append((pf.fault.at_s, pf.fault.at_s + pf.downtime_s))
+        self.outages = _outages(self.world, self.faults)
+        self.crash_windows = [pf.fault for pf in self.faults if pf.kind is FaultKind.CLIENT_CRASH]
+        # every data server in site order, and where each site's own begin: a copy's source
+        # is drawn among the others' without a list per site
+        self._servers = [(s.index, i) for s in self.world.sites for i in range(len(s.servers))]
+        self._first = [0] * len(self.world.sites)
+        for n, (k, i) in enumerate(self._servers):
+            if i == 0:
+                self._first[k] = n
         self.tpc: dict[int, list[TpcJob]] = {}
         for k in range(len(self.world.sites)):
             for job in self._tpc_arrivals(k):
@@ -156,32 +185,47 @@ class RunPlan:
     def _tpc_arrivals(self, k: int) -> list[TpcJob]:
         cfg, world = self.cfg, self.world
         wl = cfg.workload
-        share = wl.tpc / kind_weight_total(cfg)
-        peak = wl.jobs_per_hour / 3600.0 * world.sites[k].weight * (1 + wl.daily_amplitude) * share
-        if peak <= 0 or not world.sites[k].servers:
+        specs = world.sites[k].servers
+        peak = peak_rate(cfg, world.sites[k].weight, wl.tpc / kind_weight_total(cfg))
+        if peak <= 0 or not specs:
             return []
         rng = random.Random(f"{cfg.seed}:tpc:{k}")
-        others = [(s.index, i) for s in world.sites if s.index != k for i in range(len(s.servers))]
-        others = others or [(k, i) for i in range(len(world.sites[k].servers))]
-        t, top, out = 0.0, 1 + wl.daily_amplitude, []
-        while True:
-            t += rng.expovariate(peak)
+        own, first = len(specs), self._first[k]
+        others = len(self._servers) - own
+        out = []
+        for t in thinned_arrivals(cfg, peak, rng):
             if t >= cfg.duration_s:
                 return out
-            if rng.random() * top > daily_factor(cfg.start_time + t, wl.daily_amplitude, wl.peak_hour):
-                continue
-            specs = world.sites[k].servers
             up = [i for i, s in enumerate(specs) if not self.down(s.host.name, t)] or list(range(len(specs)))
             dst = (k, pick(rng, up))
             user = pick(rng, world.users[pick(rng, wl.vos)])
-            src = others[rng.randrange(len(others))]
+            if others:  # the n-th server of the other sites, in site order
+                n = rng.randrange(others)
+                src = self._servers[n if n < first else n + own]
+            else:
+                src = (k, rng.randrange(own))
             lfn, size = rng.choice(world.catalogue[user.vo])
             client = pick_client(world, k, rng, wl.remote_share)
             ipv6 = rng.random() < wl.ipv6_share
             out.append(TpcJob(t, dst, src, user, lfn, size, client, ipv6, rng.randrange(1000, 2**22), rng.getrandbits(64)))
+        return out
 
     def spec(self, site: int, index: int) -> ServerSpec:
         return self.world.sites[site].servers[index]
+
+
+def _outages(world: World, faults: list[PlannedFault]) -> list[OutageConfig]:
+    """The path windows of the faults: a collector outage for every datagram, a silent
+    server or a loss burst for its server's address only."""
+    ips = {s.host.name: s.host.ip4 for site in world.sites for s in site.servers}
+    out = []
+    for pf in faults:
+        if pf.kind is FaultKind.COLLECTOR_OUTAGE:
+            out.append(OutageConfig(pf.fault.at_s, pf.end_s))
+        elif pf.kind in (FaultKind.SERVER_SILENT, FaultKind.LOSS_BURST):
+            share = 1.0 if pf.kind is FaultKind.SERVER_SILENT else pf.fault.fraction
+            out.append(OutageConfig(pf.fault.at_s, pf.end_s, ips[pf.server], share))
+    return out
 
 
 def kind_weight_total(cfg: SimConfig) -> float:
@@ -191,4 +235,4 @@ def kind_weight_total(cfg: SimConfig) -> float:
 
 
 __all__ = ["RESTARTING", "RESTART_DOWNTIME_S", "PlannedFault", "RunPlan", "TpcJob", "daily_factor", "fault_rows",
-           "kind_weight_total", "pick", "pick_client", "plan_faults"]
+           "kind_weight_total", "peak_rate", "pick", "pick_client", "plan_faults", "thinned_arrivals"]

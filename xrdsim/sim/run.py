@@ -140,7 +140,7 @@ class RunContext:
         # Shares are sent as what moved since the last sample, and then zeroed: a site keeps
         # no history of another's uplink, and the sum needs none.
         parts = [UplinkPart(t, self.site_index, _take(self.uplink))]
-        for k, o in sorted(self.foreign_uplinks.items()):
+        for k, o in self.foreign_uplinks.items():
             if o.tx_bytes or o.rx_bytes:
                 parts.append(UplinkPart(t, k, _take(o)))
         return parts
@@ -166,9 +166,6 @@ class GhostContext:
         self.redirectors: dict[int, Server] = {}
         self._nowhere = Octets()
         self._transfers = 0
-
-    def rng(self, name: str) -> random.Random:
-        return self.real.rng(name)
 
     def next_transfer(self) -> int:
         self._transfers -= 1
@@ -304,7 +301,7 @@ class SimRun:
             ctx.faults.schedule()
             for srv in ctx.hosts():
                 srv.start(0.0)
-            ctx.env.process(arrivals(ctx, k, JobMaker(ctx, ctx.rng(f"jobs:{k}")), ctx.rng(f"arrivals:{k}")))
+            ctx.env.process(arrivals(ctx, JobMaker(ctx, ctx.rng(f"jobs:{k}")), ctx.rng(f"arrivals:{k}")))
             ctx.env.process(scripted(ctx))
             if cfg.workload.sessions:
                 ctx.env.process(scripted_sessions(ctx))

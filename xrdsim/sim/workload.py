@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from xrdsim.sim.client import FileAccess, Job, session
 from xrdsim.sim.config import JobConfig, WorkloadConfig
 from xrdsim.sim.iostats import IoPlan, readv_series, series
-from xrdsim.sim.plan import daily_factor, kind_weight_total, pick, pick_client
+from xrdsim.sim.plan import kind_weight_total, peak_rate, pick, pick_client, thinned_arrivals
 from xrdsim.sim.server import Server
 from xrdsim.sim.site import Host, User
 from xrdsim.sim.spawn import spawn
@@ -73,45 +73,42 @@ class JobMaker:
             plan.count_writes = False
         return FileAccess(lfn, size, plan, duration(self.ctx, srv, moved), rw)
 
-    def make(self, site: int) -> Job:
-        """One job arriving at ``site``."""
+    def make(self) -> Job:
+        """One job arriving at the site."""
         ctx, rng, wl = self.ctx, self.rng, self.ctx.cfg.workload
-        srv = self.pick_server(site)
+        srv = self.pick_server()
         kind = self.KINDS[bisect.bisect(self.cum_weights, rng.random() * self.cum_weights[-1])]
         user = pick(rng, ctx.world.users[pick(rng, wl.vos)])
         proto = "https" if rng.random() < wl.http_share else "xroot"
         nfiles = wl.session_files if kind == "session" else 1
         files = [self._file(user, "partial" if kind == "session" else kind, srv, proto) for _ in range(nfiles)]
-        job = Job(srv, self._client(site), user, proto, rng.random() < wl.ipv6_share, files,
+        job = Job(srv, self._client(ctx.site_index), user, proto, rng.random() < wl.ipv6_share, files,
                   app="xrdcp" if proto == "xroot" else "davix/0.8.4", client_pid=1000 + int(rng.random() * (2**22 - 1000)),
                   idle_gap_s=rng.expovariate(1 / wl.idle_gap_s) if kind == "session" else 0.0,
                   auth=rng.random() < wl.auth_share,
                   app_info=f"{user.vo}-analysis" if kind == "session" and proto == "xroot" else "")
         return ctx.faults.maybe_crash(job, rng)
 
-    def pick_server(self, site: int) -> Server:
-        """A server of ``site`` that is up (any, if all are down)."""
+    def pick_server(self) -> Server:
+        """A server of the site that is up (any, if all are down)."""
         servers = self.ctx.servers
         if self.ctx.faults.restarts:
             servers = [s for s in servers if s.down_until <= self.ctx.env.now] or servers
         return pick(self.rng, servers)
 
 
-def arrivals(ctx: "RunContext", site: int, maker: JobMaker, rng: random.Random) -> Iterator:
-    """Poisson arrivals at ``site`` thinned by the daily cycle; a thinned-away candidate
+def arrivals(ctx: "RunContext", maker: JobMaker, rng: random.Random) -> Iterator:
+    """Poisson arrivals at the site thinned by the daily cycle; a thinned-away candidate
     costs no event. TPC copies are not among them (``script.tpc_arrivals``)."""
     wl = ctx.cfg.workload
     total = kind_weight_total(ctx.cfg)
-    share = (total - wl.tpc) / total if total > 0 else 0.0
-    peak = wl.jobs_per_hour / 3600.0 * ctx.world.sites[site].weight * (1 + wl.daily_amplitude) * share
+    peak = peak_rate(ctx.cfg, ctx.world.sites[ctx.site_index].weight, (total - wl.tpc) / total if total > 0 else 0.0)
     if peak <= 0 or not ctx.servers:
         return
-    env, t, base, top = ctx.env, ctx.env.now, ctx.cfg.start_time, 1 + wl.daily_amplitude
-    while True:
-        t += rng.expovariate(peak)
-        if rng.random() * top <= daily_factor(base + t, wl.daily_amplitude, wl.peak_hour):
-            yield env.timeout(t - env.now)
-            spawn(session(ctx, maker.make(site)))
+    env = ctx.env
+    for t in thinned_arrivals(ctx.cfg, peak, rng):
+        yield env.timeout(t - env.now)
+        spawn(session(ctx, maker.make()))
 
 
 def scripted_job(ctx: "RunContext", jc: JobConfig, rng: random.Random) -> Job:
