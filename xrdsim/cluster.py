@@ -64,17 +64,19 @@ class DaskRunner:
         """Workers of the connected cluster (at least 1)."""
         return max(1, len(self._client.scheduler_info().get("workers", {})))
 
-    def __call__(self, scenario: Scenario, ranges: list[range], done: Callable[[int, int], None]) -> list[ShardResult]:
+    def __call__(self, scenario: Scenario, ranges: list[range], done: Callable[[int, int], None],
+                 keep_truth: bool = False) -> list[ShardResult]:
         if self._client is None:
             with self:
-                return self._run(scenario, ranges, done)
-        return self._run(scenario, ranges, done)
+                return self._run(scenario, ranges, done, keep_truth)
+        return self._run(scenario, ranges, done, keep_truth)
 
-    def _run(self, scenario: Scenario, ranges: list[range], done: Callable[[int, int], None]) -> list[ShardResult]:
+    def _run(self, scenario: Scenario, ranges: list[range], done: Callable[[int, int], None], keep_truth: bool) -> list[ShardResult]:
         from dask.distributed import as_completed
 
         client = self._client
-        futures = client.map(run_shard, [scenario] * len(ranges), ranges, pure=False)
+        n = len(ranges)
+        futures = client.map(run_shard, [scenario] * n, ranges, [keep_truth] * n, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[ShardResult | None] = [None] * len(ranges)
         for k, fut in enumerate(as_completed(futures), 1):

@@ -312,7 +312,7 @@ def score_inputs(sim: Any, got: Collected, scenario: Scenario) -> RunInputs:
         truth.transfers, truth.datagrams, truth.faults, truth.counters, current_records(got.records),
         float(cfg.start_time), cfg.duration_s, scenario.report.bin_s,
         nic_overhead(scenario),
-        got.groups, got.summaries, got.record_hosts, got.losses,
+        got.groups, got.summaries, got.record_hosts, got.losses, getattr(sim, "tally", None),
     )  # fmt: skip
 
 

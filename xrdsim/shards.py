@@ -9,6 +9,11 @@ merge puts the truth back in (chunk, site) order, sums the uplink shares, and pu
 collected records in their canonical order (``Collected.canonical``), so the scores are
 the same whatever the number of shards or workers.
 
+Each shard also matches its own truth transfers with its own records and adds the matching
+up (``xrdsim.score.tally``): the scorer's transfer side runs on the workers, and only the
+tally, the records and the counters travel back; the truth transfers and datagram rows stay
+where they were made (``keep_truth`` sends them too, for the tests that compare them).
+
 The one exception is a collector table at its bound: shards evict apart. The merged report
 counts evictions (``report["evicted"]``); with none, the merge is exact.
 """
@@ -24,9 +29,10 @@ from operator import attrgetter
 from typing import Any, Callable
 
 from collector.report import CollectorReport, merge_reports
+from collector import current_records
 from xrdsim.harness import Clock, Collected, Progress, canonical_report, collect_inprocess
 from xrdsim.scenario import Scenario
-from xrdsim.score import Rec
+from xrdsim.score import Rec, TransferTally, tally_transfers
 from xrdsim.sim.plan import RunPlan, fault_rows
 from xrdsim.sim.run import SimRun, summed
 from xrdsim.sim.truth import TABLES, Truth
@@ -47,8 +53,9 @@ def shard_ranges(sites: int, shards: int) -> list[range]:
 
 @dataclass
 class ShardResult:
-    """What one shard sends back: its truth rows with each chunk's end (``marks``), its
-    uplink shares per chunk, what its collector gave and the counts of its run."""
+    """What one shard sends back: its truth rows with each chunk's end (``marks``; without
+    ``keep_truth`` no transfer or datagram rows, only their ``totals``), its uplink shares
+    per chunk, what its collector gave, the tally of its matching and the counts of its run."""
 
     sites: range
     tables: dict[str, list]
@@ -60,6 +67,8 @@ class ShardResult:
     sent: tuple[int, int]
     path_counts: Counter
     servers: list[str]  # host names of its data servers
+    tally: TransferTally
+    totals: dict[str, int]  # rows made per truth table
     phases: dict[str, float] = field(default_factory=dict)
     peak_rss_mib: float = 0.0  # of the process that ran it, by the end of the shard
 
@@ -91,21 +100,31 @@ def _unpack(row_type: type, rows: list[tuple]) -> list:
     return [row_type(*r) for r in rows]
 
 
-def run_shard(scenario: Scenario, sites: range) -> ShardResult:
-    """Simulate, carry and collect ``sites`` of ``scenario`` (a Dask task: plain data in,
-    plain data out)."""
+def run_shard(scenario: Scenario, sites: range, keep_truth: bool = False) -> ShardResult:
+    """Simulate, carry, collect and tally ``sites`` of ``scenario`` (a Dask task: plain data
+    in, plain data out); ``keep_truth`` sends back its transfer and datagram rows too."""
     clock = Clock()
     start = time.perf_counter()
     plan = RunPlan(scenario.sim)
     clock.add("plan", time.perf_counter() - start)
     sim = SimRun(scenario.sim, sites=sites, plan=plan)
     stream = clock.timed("simulate", sim.delivered())
-    got = collect_inprocess(stream, scenario, float(scenario.sim.start_time), clock, Progress(False, 0.0))
+    t0 = float(scenario.sim.start_time)
+    got = collect_inprocess(stream, scenario, t0, clock, Progress(False, 0.0))
     report, got.collector_report = got.collector_report, None
-    tables = {t: getattr(sim.truth, t) for t in TABLES}
+    start = time.perf_counter()
+    truth = sim.truth
+    tally = tally_transfers(truth.transfers, current_records(got.records), truth.datagrams,
+                            fault_rows(scenario.sim, plan.faults), t0)
+    clock.add("tally", time.perf_counter() - start)
+    tables = {t: getattr(truth, t) if keep_truth or t not in SCORED_APART else [] for t in TABLES}
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return ShardResult(sites, tables, sim.marks, sim.uplink_parts, got, report, sim.stats, sim.sent, sim.path_counts,
-                       [srv.name for srv in sim.servers], clock.phases, peak_mib)
+                       [srv.name for srv in sim.servers], tally, dict(truth.totals), clock.phases, peak_mib)
+
+
+#: Truth tables a shard scores where it ran (``TransferTally``), so they need not travel.
+SCORED_APART = ("transfers", "datagrams")
 
 
 @dataclass
@@ -120,6 +139,7 @@ class MergedRun:
     path_counts: Counter
     stats: Counter
     sent: tuple[int, int]
+    tally: TransferTally  # the shards' matchings, added (``RunInputs.tally``)
 
     @property
     def paths(self) -> bool:
@@ -146,7 +166,8 @@ def merge_truth(scenario: Scenario, plan: RunPlan, shards: list[ShardResult]) ->
                 starts[i][table] = b
         truth.counters.extend(sums.rows(cfg.start_time, (p for sh in shards for p in sh.uplink_parts[c])))
     for table in TABLES:
-        truth.totals[table] = len(getattr(truth, table))
+        made = sum(sh.totals[table] for sh in shards) if table in SCORED_APART else len(getattr(truth, table))
+        truth.totals[table] = made
     return truth
 
 
@@ -177,24 +198,29 @@ def merge(scenario: Scenario, shards: list[ShardResult]) -> tuple[MergedRun, Col
     stats, paths = summed(sh.stats for sh in shards), summed(sh.path_counts for sh in shards)
     sent = (sum(sh.sent[0] for sh in shards), sum(sh.sent[1] for sh in shards))
     servers = [name for sh in sorted(shards, key=lambda s: s.sites.start) for name in sh.servers]
-    return MergedRun(scenario.sim, plan.world, truth, servers, paths, stats, sent), merge_collected(shards)
+    tally = TransferTally()
+    for sh in shards:
+        tally.add(sh.tally)
+    return MergedRun(scenario.sim, plan.world, truth, servers, paths, stats, sent, tally.canonical()), merge_collected(shards)
 
 
-Runner = Callable[[Scenario, list[range], Callable[[int, int], None]], list[ShardResult]]
+#: Runs shards: (scenario, site ranges, done(k, n), keep_truth) → their results.
+Runner = Callable[[Scenario, list[range], Callable[[int, int], None], bool], list[ShardResult]]
 
 
-def run_here(scenario: Scenario, ranges: list[range], done: Callable[[int, int], None]) -> list[ShardResult]:
+def run_here(scenario: Scenario, ranges: list[range], done: Callable[[int, int], None], keep_truth: bool = False) -> list[ShardResult]:
     """Run the shards one after another in this process."""
     out = []
     for i, r in enumerate(ranges):
-        out.append(run_shard(scenario, r))
+        out.append(run_shard(scenario, r, keep_truth))
         done(i + 1, len(ranges))
     return out
 
 
 def run_sharded(scenario: Scenario, shards: int, runner: Runner = run_here, progress: Progress | None = None,
-                clock: Clock | None = None) -> tuple[MergedRun, Collected]:
-    """Run ``scenario`` as ``shards`` shards through ``runner`` and merge them."""
+                clock: Clock | None = None, keep_truth: bool = False) -> tuple[MergedRun, Collected]:
+    """Run ``scenario`` as ``shards`` shards through ``runner`` and merge them (``keep_truth``:
+    with every truth row, not only the tables the scorer reads)."""
     clock = clock or Clock()
     prog = progress or Progress(False, scenario.sim.duration_s)
     ranges = shard_ranges(_site_count(scenario), shards)
@@ -203,7 +229,7 @@ def run_sharded(scenario: Scenario, shards: int, runner: Runner = run_here, prog
     def done(k: int, n: int) -> None:
         prog.note(f"{scenario.name}: shard {k}/{n} done ({time.perf_counter() - start:.0f} s)")
 
-    results = runner(scenario, ranges, done)
+    results = runner(scenario, ranges, done, keep_truth)
     for sh in results:
         for name, secs in sh.phases.items():
             clock.add(f"shard_{name}", secs)
@@ -219,5 +245,5 @@ def _site_count(scenario: Scenario) -> int:
     return len(cfg.sites) if cfg.sites else cfg.site_count
 
 
-__all__ = ["MergedRun", "Runner", "ShardResult", "merge", "merge_collected", "merge_truth", "run_here", "run_shard",
+__all__ = ["SCORED_APART", "MergedRun", "Runner", "ShardResult", "merge", "merge_collected", "merge_truth", "run_here", "run_shard",
            "run_sharded", "shard_ranges"]

@@ -58,7 +58,7 @@ def test_ranges_cover_every_site_once():
 @pytest.mark.parametrize("shards", [1, 2, 5])
 def test_shards_merge_into_the_one_process_run(scenario, one_process, shards):
     sim, got, card = one_process
-    msim, mgot = run_sharded(scenario, shards)
+    msim, mgot = run_sharded(scenario, shards, keep_truth=True)
     for table in ("transfers", "datagrams", "faults", "counters"):
         assert getattr(msim.truth, table) == getattr(sim.truth, table), table
     assert mgot.records == got.records
@@ -130,8 +130,8 @@ def test_a_shard_result_travels_whole(scenario):
     """What a Dask worker sends back (rows packed as tuples) is what it had."""
     import pickle
 
-    sh = run_shard(scenario, range(1, 3))
+    sh = run_shard(scenario, range(1, 3), keep_truth=True)
     back = pickle.loads(pickle.dumps(sh))
-    assert back.tables == sh.tables and back.collected.records == sh.collected.records
+    assert back.tables == sh.tables and back.collected.records == sh.collected.records and back.tally == sh.tally
     assert (back.marks, back.uplink_parts, back.stats, back.sent) == (sh.marks, sh.uplink_parts, sh.stats, sh.sent)
     assert len(back.tables["transfers"]) > 100

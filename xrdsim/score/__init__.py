@@ -16,7 +16,6 @@ from xrdsim.score.card import (
     Verdict,
     judge,
     score_run,
-    site_map,
 )
 from xrdsim.score.catalog import KNOWN_METRICS, METRICS, Metric, metric
 from xrdsim.score.causes import Miss
@@ -24,6 +23,7 @@ from xrdsim.score.expectations import Expectation, parse_expectation
 from xrdsim.score.formats import FieldPreset, RecordFormat
 from xrdsim.score.loss import LossRow
 from xrdsim.score.match import Matching, Rec, match, to_rec
+from xrdsim.score.tally import TransferTally, site_map, tally_transfers
 from xrdsim.score.volume import Bins, Overhead, VolumeSeries, cell_agreement
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "RunInputs",
     "ScoreCard",
     "SiteScore",
+    "TransferTally",
     "Verdict",
     "VolumeSeries",
     "cell_agreement",
@@ -55,5 +56,6 @@ __all__ = [
     "parse_expectation",
     "score_run",
     "site_map",
+    "tally_transfers",
     "to_rec",
 ]

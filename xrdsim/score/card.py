@@ -25,26 +25,24 @@ from xrdsim.score.anomaly import (
     loss_context,
     put_context,
 )
-from xrdsim.score.causes import Miss, explain, restart_end_rate, unexplained_rate
+from xrdsim.score.causes import Miss, unexplained_rate
 from xrdsim.score.catalog import Metric, metric
 from xrdsim.score.expectations import Expectation
-from xrdsim.score.loss import LossRow, group_host, loss_metrics, loss_rows
-from xrdsim.score.match import Matching, Rec, match, truth_bytes
-from xrdsim.score.signals import LossEvent, summary_host
+from xrdsim.score.loss import LossRow, group_host, loss_metrics, loss_rows_of
+from xrdsim.score.match import Rec
 from xrdsim.score.metrics import (
-    byte_precision,
-    byte_recall,
     geometric_mean,
     ratio,
+    site_byte_precision,
+    site_byte_recall,
     transfer_metrics,
     volume_metrics,
     wape,
 )
+from xrdsim.score.signals import LossEvent, summary_host
+from xrdsim.score.tally import SiteTally, TransferTally, record_host, tally_transfers
 from xrdsim.score.volume import Bins, Overhead, VolumeSeries, by_site, volume_series
 from xrdsim.sim import CounterRow, DatagramRow, FaultRow, TransferRow
-
-#: At most this many (truth, recorded) byte pairs are kept for the scatter plot.
-MAX_PAIRS_KEPT = 20_000
 
 
 @dataclass(slots=True)
@@ -54,7 +52,9 @@ class RunInputs:
     ``groups`` is the collector report's ``GroupStats`` rows (None: no loss estimate);
     ``summaries`` the summary samples (``server``, ``link_in_delta``, ``link_out_delta``,
     ``t_emitted``); ``losses`` the collector's declared losses in time, each named by its
-    server key (empty: the collector tells none).
+    server key (empty: the collector tells none). ``tally`` is the matching of ``transfers``
+    with ``records`` already added up (a run merged from shards: ``xrdsim.score.tally``);
+    ``transfers`` and ``datagrams`` may then be left empty.
     """
 
     transfers: list[TransferRow]
@@ -70,6 +70,7 @@ class RunInputs:
     summaries: list[Any] = field(default_factory=list)
     record_hosts: dict[str, str] = field(default_factory=dict)
     losses: list[LossEvent] = field(default_factory=list)
+    tally: TransferTally | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,36 +122,16 @@ class ScoreCard:
         return next((m.value for m in self.metrics if m.name == name), math.nan)
 
 
-def site_map(transfers: list[TransferRow]) -> tuple[dict[str, str], dict[str, str]]:
-    """(host → site, ip → host) from the truth transfers."""
-    sites, hosts = {}, {}
-    for t in transfers:
-        sites[t.server] = t.site
-        hosts[t.server_ip] = t.server
-    return sites, hosts
-
-
-def _host(rec: Rec, ip_hosts: Mapping[str, str]) -> str:
-    return rec.server_host or ip_hosts.get(rec.server_ip, rec.server_ip)
-
-
-def per_site(m: Matching, series: VolumeSeries, site_of: Mapping[str, str], ip_hosts: Mapping[str, str]) -> list[SiteScore]:
+def per_site(tally: TransferTally, series: VolumeSeries) -> list[SiteScore]:
     """Agreement of every site, from its share of the matching and its volume series."""
-    parts: dict[str, Matching] = defaultdict(Matching)
-    for t, r in m.pairs:
-        parts[t.site].pairs.append((t, r))
-    for t in m.missed:
-        parts[t.site].missed.append(t)
-    for r in m.spurious:
-        parts[site_of.get(_host(r, ip_hosts), r.site)].spurious.append(r)
     out = []
-    for site in sorted(set(parts) | set(series.sites)):
-        p = parts[site]
-        recall, precision = byte_recall(p), ratio(len(p.pairs), len(p.pairs) + len(p.spurious))
+    for site in sorted(set(tally.sites) | set(series.sites)):
+        p = tally.sites.get(site) or SiteTally()
+        recall, precision = site_byte_recall(p), ratio(p.pairs, p.records)
         err = wape(series.monitored.get(site, []), series.nic.get(site, []))
         vol = math.nan if math.isnan(err) else max(0.0, 1.0 - err)
-        score = geometric_mean([recall, byte_precision(p), precision, vol])
-        out.append(SiteScore(site, score, recall, precision, vol, len(p.pairs) + len(p.missed), len(p.pairs) + len(p.spurious)))
+        score = geometric_mean([recall, site_byte_precision(p), precision, vol])
+        out.append(SiteScore(site, score, recall, precision, vol, p.truth_transfers, p.records))
     return out
 
 
@@ -181,36 +162,37 @@ def _summary_times(inputs: RunInputs) -> dict[str, list[float]]:
 
 def score_run(inputs: RunInputs) -> ScoreCard:
     """Score one run: transfers, volume, summary link, loss, anomalies, headline."""
-    site_of, ip_hosts = site_map(inputs.transfers)
-    m = match(inputs.transfers, inputs.records)
-    hosts = [_host(r, ip_hosts) for r in inputs.records]
-    bins = Bins(float(inputs.t0), inputs.bin_s, max(1, math.ceil(inputs.duration_s / inputs.bin_s)))
-    loss = loss_rows(inputs.datagrams, inputs.groups, group_host(inputs.record_hosts, ip_hosts))
-    run_end = float(inputs.t0) + inputs.duration_s
+    t0 = float(inputs.t0)
+    tally = inputs.tally or tally_transfers(inputs.transfers, inputs.records, inputs.datagrams, inputs.faults, t0)
+    site_of, ip_hosts = tally.site_of, tally.ip_hosts
+    hosts = [record_host(r, ip_hosts) for r in inputs.records]
+    bins = Bins(t0, inputs.bin_s, max(1, math.ceil(inputs.duration_s / inputs.bin_s)))
+    loss = loss_rows_of(tally.sent, tally.lost, inputs.groups, group_host(inputs.record_hosts, ip_hosts))
+    run_end = t0 + inputs.duration_s
     # each host's counters inverted once: the site series is the sum of its servers'
     servers = volume_series(inputs.counters, zip(inputs.records, hosts), {h: h for h in site_of}, bins, inputs.overhead)
     series = by_site(servers, site_of)
     detections = detect(series, zip(inputs.records, hosts), site_of, run_end, servers, _losses(inputs), _summary_times(inputs))
     windows = fault_windows(inputs.faults, site_of, series.sites, run_end)
-    context = loss_context(inputs.datagrams, site_of, float(inputs.t0), GRACE_BINS * inputs.bin_s)
+    context = loss_context(tally.f_lost, site_of, t0, GRACE_BINS * inputs.bin_s)
     context += put_context(zip(inputs.records, hosts), site_of, GRACE_BINS * inputs.bin_s)
-    metrics = transfer_metrics(m) + volume_metrics(series)
+    metrics = transfer_metrics(tally) + volume_metrics(series)
     metrics.append(metric("summary_link_ratio", _summary_ratio(inputs, hosts)))
     metrics += loss_metrics(loss) + anomaly_metrics(detections, windows, inputs.bin_s, context)
-    metrics.append(metric("restart_end_rate", restart_end_rate(m, inputs.faults)))
-    misses = explain(m, inputs.datagrams, inputs.faults, float(inputs.t0))
-    metrics.append(metric("unexplained_rate", unexplained_rate(misses, len(m.pairs) + len(m.missed))))
-    sites = per_site(m, series, site_of, ip_hosts)
+    metrics.append(metric("restart_end_rate", ratio(tally.restart_ended, tally.restart_cut)))
+    total = tally.total
+    metrics.append(metric("unexplained_rate", unexplained_rate(tally.misses, total.truth_transfers)))
+    sites = per_site(tally, series)
     by_name = {x.name: x.value for x in metrics}
     head = geometric_mean([by_name[k] for k in ("byte_recall", "byte_precision", "transfer_precision", "volume_agreement")])
     worst = min((s.agreement for s in sites if not math.isnan(s.agreement)), default=math.nan)
     metrics[:0] = [metric("agreement", head), metric("min_site_agreement", worst)]
-    pairs = [(truth_bytes(t), r.total_bytes) for t, r in m.pairs[:: max(1, len(m.pairs) // MAX_PAIRS_KEPT)]]
-    counts = {"truth_transfers": len(m.pairs) + len(m.missed), "records": len(inputs.records),
-              "matched": len(m.pairs), "missed": len(m.missed), "spurious": len(m.spurious),
-              "datagrams": len(inputs.datagrams), "sites": len(sites)}  # fmt: skip
+    pairs = [(true, got) for _, true, got in tally.byte_pairs]
+    counts = {"truth_transfers": total.truth_transfers, "records": len(inputs.records),
+              "matched": total.pairs, "missed": total.missed, "spurious": total.spurious,
+              "datagrams": tally.datagrams, "sites": len(sites)}  # fmt: skip
     return ScoreCard(metrics, sites, series, pairs, loss, detections, windows, counts,
-                     kind_scores(detections, windows, inputs.bin_s, context), misses)
+                     kind_scores(detections, windows, inputs.bin_s, context), tally.misses)
 
 
 def judge(card: ScoreCard, expect: Mapping[str, Expectation]) -> list[Verdict]:
@@ -223,4 +205,4 @@ def judge(card: ScoreCard, expect: Mapping[str, Expectation]) -> list[Verdict]:
     return out
 
 
-__all__ = ["RunInputs", "ScoreCard", "SiteScore", "Verdict", "judge", "score_run", "site_map"]
+__all__ = ["RunInputs", "ScoreCard", "SiteScore", "Verdict", "judge", "score_run"]

@@ -147,15 +147,15 @@ def cause_counts(misses: Iterable[Miss]) -> Counter[tuple[str, str]]:
     return Counter((x.outcome, x.cause) for x in misses)
 
 
-def restart_end_rate(m: Matching, faults: Iterable[FaultRow]) -> float:
-    """Of the truth transfers an injected restart cut, the share whose record ended
-    ``server_restart`` (a missed one counts as not ended); NaN without such transfers."""
+def restart_cut(m: Matching, faults: Iterable[FaultRow]) -> tuple[int, int]:
+    """(ended ``server_restart``, cut) of the truth transfers an injected restart cut: a
+    missed one counts as not ended. Their ratio is ``restart_end_rate``."""
     restarts = _restarts(faults)
     if not restarts:
-        return math.nan
+        return 0, 0
     cut = [(t, r.ended) for t, r in m.pairs if t.close_kind != "explicit" and cut_by_restart(t, restarts)]
     cut += [(t, "") for t in m.missed if t.close_kind != "explicit" and cut_by_restart(t, restarts)]
-    return sum(e == "server_restart" for _, e in cut) / len(cut) if cut else math.nan
+    return sum(e == "server_restart" for _, e in cut), len(cut)
 
 
-__all__ = ["UNEXPLAINED", "Miss", "cause_counts", "cut_by_restart", "explain", "restart_end_rate", "unexplained_rate"]
+__all__ = ["UNEXPLAINED", "Miss", "cause_counts", "cut_by_restart", "explain", "restart_cut", "unexplained_rate"]

@@ -45,9 +45,8 @@ class LossRow:
     estimated: int | None
 
 
-def loss_rows(datagrams: Iterable[DatagramRow], groups: Iterable[Any] | None, host_of: Callable[[Any], str]) -> list[LossRow]:
-    """Rows per (server, group); ``groups`` are the collector report's ``GroupStats`` (None for
-    a collector that reports no loss), ``host_of`` names a group row's server."""
+def datagram_counts(datagrams: Iterable[DatagramRow]) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """(sent, lost on the path) per (server, counter group) of the sequenced groups."""
     sent: dict[tuple[str, str], int] = defaultdict(int)
     lost: dict[tuple[str, str], int] = defaultdict(int)
     for d in datagrams:
@@ -56,6 +55,18 @@ def loss_rows(datagrams: Iterable[DatagramRow], groups: Iterable[Any] | None, ho
             continue
         sent[key] += 1
         lost[key] += d.fate == "lost"
+    return dict(sent), dict(lost)
+
+
+def loss_rows(datagrams: Iterable[DatagramRow], groups: Iterable[Any] | None, host_of: Callable[[Any], str]) -> list[LossRow]:
+    """Rows per (server, group); ``groups`` are the collector report's ``GroupStats`` (None for
+    a collector that reports no loss), ``host_of`` names a group row's server."""
+    return loss_rows_of(*datagram_counts(datagrams), groups, host_of)
+
+
+def loss_rows_of(sent: Mapping[tuple[str, str], int], lost: Mapping[tuple[str, str], int], groups: Iterable[Any] | None,
+                 host_of: Callable[[Any], str]) -> list[LossRow]:
+    """``loss_rows`` from the truth's counts per (server, group) (``datagram_counts``)."""
     est: dict[tuple[str, str], int] | None = None
     if groups is not None:
         est = defaultdict(int)
@@ -99,4 +110,4 @@ def group_host(record_hosts: Mapping[str, str], ip_hosts: Mapping[str, str]) -> 
     return host_of
 
 
-__all__ = ["ALL_GROUPS", "CODE_GROUP", "LossRow", "collector_group", "group_host", "loss_metrics", "loss_rows", "truth_group"]
+__all__ = ["ALL_GROUPS", "CODE_GROUP", "LossRow", "collector_group", "datagram_counts", "group_host", "loss_metrics", "loss_rows", "loss_rows_of", "truth_group"]

@@ -1,5 +1,5 @@
 """Agreement metrics: transfers (recall, precision, bytes, fields, times, latency) from a
-``Matching``, and volume (ratio, WAPE, MAPE, Pearson r, lag) from a ``VolumeSeries``.
+``TransferTally``, and volume (ratio, WAPE, MAPE, Pearson r, lag) from a ``VolumeSeries``.
 
 Pure functions returning ``Metric``s (NaN when a run gives a metric no meaning).
 """
@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+
+from typing import TYPE_CHECKING
 
 from xrdsim.score.catalog import Metric, metric
-from xrdsim.score.match import Matching, Rec, truth_bytes
 from xrdsim.score.volume import RATIO_FLOOR_BYTES, VolumeSeries
-from xrdsim.sim import TransferRow
+
+if TYPE_CHECKING:  # the tally imports FIELDS from here
+    from xrdsim.score.tally import SiteTally, TransferTally
 
 NAN = math.nan
 #: accuracy metric → (truth field, record field).
@@ -24,6 +27,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "site_accuracy": ("site", "site"),
     "client_accuracy": ("client_host", "client_host"),
 }
+
 #: Largest lag tried by ``best_lag``, in bins either way.
 MAX_LAG_BINS = 3
 
@@ -44,74 +48,41 @@ def quantile(values: Sequence[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-def _exact(row: TransferRow, rec: Rec) -> bool:
-    return (row.read_bytes, row.readv_bytes, row.write_bytes) == (rec.read_bytes, rec.readv_bytes, rec.write_bytes)
-
-
-def _accuracy(pairs: list[tuple[TransferRow, Rec]], truth_field: str, rec_field: str) -> float:
-    # Coverage counts: the truth holds only what the server sent, so a record without a field
-    # the truth has is wrong (scoring only the records that carry it would reward blanking).
-    given = [(getattr(t, truth_field), getattr(r, rec_field)) for t, r in pairs]
-    given = [(a, b) for a, b in given if a or b]
-    return ratio(sum(a == b for a, b in given), len(given))
-
-
-def _fields_right(row: TransferRow, rec: Rec) -> bool:
-    return all(getattr(row, t) == getattr(rec, r) for t, r in FIELDS.values() if getattr(row, t) or getattr(rec, r))
-
-
-def _errors(pairs: list[tuple[TransferRow, Rec]], pick: Callable[[TransferRow, Rec], float | None]) -> list[float]:
-    return [e for e in (pick(t, r) for t, r in pairs) if e is not None]
-
-
-def _start_error(t: TransferRow, r: Rec) -> float | None:
-    return None if r.start_time is None else abs(r.start_time - t.open_time)
-
-
-def _end_error(t: TransferRow, r: Rec) -> float | None:
-    return None if r.end_time is None else abs(r.end_time - t.close_time)
-
-
-def _latency(t: TransferRow, r: Rec) -> float | None:
-    ok = t.close_kind == "explicit" and r.ended in ("close", "") and r.t_emitted is not None
-    return r.t_emitted - t.close_time if ok else None
-
-
-def byte_recall(m: Matching) -> float:
+def site_byte_recall(t: SiteTally) -> float:
     """Σ min(recorded, true) over matches / Σ true bytes of every truth transfer."""
-    true = sum(truth_bytes(t) for t, _ in m.pairs) + sum(truth_bytes(t) for t in m.missed)
-    return ratio(sum(min(truth_bytes(t), r.total_bytes) for t, r in m.pairs), true)
+    return ratio(t.kept_bytes, t.true_bytes)
 
 
-def byte_precision(m: Matching) -> float:
+def site_byte_precision(t: SiteTally) -> float:
     """Σ min(recorded, true) over matches / Σ bytes of every record: over-counting, duplicates
     and records of no transfer lower it, as under-counting lowers ``byte_recall``."""
-    recorded = sum(r.total_bytes for _, r in m.pairs) + sum(r.total_bytes for r in m.spurious)
-    return ratio(sum(min(truth_bytes(t), r.total_bytes) for t, r in m.pairs), recorded)
+    return ratio(t.kept_bytes, t.recorded_bytes)
 
 
-def transfer_metrics(m: Matching) -> list[Metric]:
+def transfer_metrics(tally: TransferTally) -> list[Metric]:
     """Recall, precision, byte recall, exactness, field accuracy, time errors, latency."""
-    n_truth, n_rec = len(m.pairs) + len(m.missed), len(m.pairs) + len(m.spurious)
-    latency = _errors(m.pairs, _latency)
+    total = tally.total
+    n_truth, pairs = total.truth_transfers, total.pairs
     out = [
-        metric("transfer_recall", ratio(len(m.pairs), n_truth)),
-        metric("transfer_precision", ratio(len(m.pairs), n_rec)),
-        metric("byte_recall", byte_recall(m)),
-        metric("byte_precision", byte_precision(m)),
-        metric("exact_bytes_rate", ratio(sum(_exact(t, r) for t, r in m.pairs), len(m.pairs))),
+        metric("transfer_recall", ratio(pairs, n_truth)),
+        metric("transfer_precision", ratio(pairs, total.records)),
+        metric("byte_recall", site_byte_recall(total)),
+        metric("byte_precision", site_byte_precision(total)),
+        metric("exact_bytes_rate", ratio(tally.exact, pairs)),
         # over every truth transfer: a collector that drops its incomplete records must not
         # score better than one that writes them
-        metric("exact_bytes_recall", ratio(sum(_exact(t, r) for t, r in m.pairs), n_truth)),
-        metric("fields_recall", ratio(sum(_fields_right(t, r) for t, r in m.pairs), n_truth)),
-        metric("duplicate_records", m.duplicates),
+        metric("exact_bytes_recall", ratio(tally.exact, n_truth)),
+        metric("fields_recall", ratio(tally.fields_right, n_truth)),
+        metric("duplicate_records", tally.duplicates),
     ]
-    out += [metric(name, _accuracy(m.pairs, *pair)) for name, pair in FIELDS.items()]
+    # Coverage counts: the truth holds only what the server sent, so a record without a field
+    # the truth has is wrong (scoring only the records that carry it would reward blanking).
+    out += [metric(name, ratio(*tally.fields[name])) for name in FIELDS]
     out += [
-        metric("start_error_p99_s", quantile(_errors(m.pairs, _start_error), 0.99)),
-        metric("end_error_p99_s", quantile(_errors(m.pairs, _end_error), 0.99)),
-        metric("latency_p50_s", quantile(latency, 0.5)),
-        metric("latency_p99_s", quantile(latency, 0.99)),
+        metric("start_error_p99_s", quantile(tally.start_errors, 0.99)),
+        metric("end_error_p99_s", quantile(tally.end_errors, 0.99)),
+        metric("latency_p50_s", quantile(tally.latencies, 0.5)),
+        metric("latency_p99_s", quantile(tally.latencies, 0.99)),
     ]
     return out
 
@@ -177,4 +148,4 @@ def geometric_mean(values: Sequence[float]) -> float:
     return math.exp(sum(math.log(min(v, 1.0)) for v in known) / len(known))
 
 
-__all__ = ["FIELDS", "best_lag", "byte_precision", "byte_recall", "geometric_mean", "pearson", "quantile", "ratio", "transfer_metrics", "volume_metrics", "wape"]
+__all__ = ["FIELDS", "best_lag", "geometric_mean", "pearson", "quantile", "ratio", "site_byte_precision", "site_byte_recall", "transfer_metrics", "volume_metrics", "wape"]
