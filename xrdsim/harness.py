@@ -38,6 +38,7 @@ from xrdsim.score import (
     to_rec,
 )
 from xrdsim.score.formats import RecordFormat, adapter
+from xrdsim.score.match import record_key
 from xrdsim.score.signals import LossEvent, loss_event
 from xrdsim.sim import CounterRow, DatagramRow, FaultRow, SimRun, TransferRow, simulate
 
@@ -86,6 +87,12 @@ class Collected:
     datagrams: int = 0
     simulated_ip: Callable[[str], str] | None = None  # a loopback sender alias → the simulated address
     collector_report: CollectorReport | None = None  # the in-process collector's (shards merge them)
+    left_behind: int = 0  # records digested where they were collected (a shard's) and not kept in ``records``
+
+    @property
+    def record_count(self) -> int:
+        """Every record the collector gave, kept here or left behind."""
+        return len(self.records) + self.left_behind
 
     def take(self, events: Iterable[Any]) -> None:
         """Keep the transfer records (as ``Rec``) and summary samples among ``events``."""
@@ -106,7 +113,7 @@ class Collected:
     def canonical(self) -> None:
         """Put every list in an order of its contents alone, not of the order the collector
         met its servers in: a run cut into shards then scores as the whole does."""
-        self.records.sort(key=_rec_key)
+        self.records.sort(key=record_key)
         self.summaries.sort(key=lambda s: (s.t_emitted, s.server, s.tod, s.tos))
         self.losses.sort(key=lambda e: (e.t, e.server, e.group, e.count))
         if self.groups is not None:
@@ -119,12 +126,6 @@ def canonical_report(report: CollectorReport) -> CollectorReport:
     report.groups.sort(key=repr)
     report.summary.sort(key=repr)
     return report
-
-
-def _rec_key(r: Rec) -> tuple:
-    return (r.t_emitted if r.t_emitted is not None else -1.0, r.server_ip, r.server_host, r.record_id, r.revision,
-            r.stod if r.stod is not None else -1, r.file_dictid if r.file_dictid is not None else -1, r.file_lfn,
-            r.start_time if r.start_time is not None else -1.0)
 
 
 @dataclass(slots=True)
@@ -312,7 +313,7 @@ def score_inputs(sim: Any, got: Collected, scenario: Scenario) -> RunInputs:
         truth.transfers, truth.datagrams, truth.faults, truth.counters, current_records(got.records),
         float(cfg.start_time), cfg.duration_s, scenario.report.bin_s,
         nic_overhead(scenario),
-        got.groups, got.summaries, got.record_hosts, got.losses, getattr(sim, "tally", None),
+        got.groups, got.summaries, got.record_hosts, got.losses, getattr(sim, "tally", None), getattr(sim, "digest", None),
     )  # fmt: skip
 
 
@@ -325,7 +326,7 @@ def sim_stats(sim: Any, got: Collected) -> dict[str, Any]:
         "datagrams_sent": sim.truth.totals["datagrams"],
         "datagrams_collected": got.datagrams,
         "path_fates": dict(sorted(sim.path_counts.items())) if sim.paths else {},
-        "records": len(got.records),
+        "records": got.record_count,
     }
 
 
@@ -365,7 +366,7 @@ def run_scenario(scenario: Scenario, out_dir: str | Path | None = None, mode: Co
         sim, got = simulate_and_collect(scenario, mode, speed, clock, prog, out_dir)
     else:
         sim, got = how(scenario, clock, prog)
-    prog.note(f"{scenario.name}: {got.datagrams:,} datagrams, {len(got.records):,} records; scoring")
+    prog.note(f"{scenario.name}: {got.datagrams:,} datagrams, {got.record_count:,} records; scoring")
     start = time.perf_counter()
     card = score_run(score_inputs(sim, got, scenario))
     verdicts = judge(card, scenario.expect)

@@ -9,10 +9,12 @@ merge puts the truth back in (chunk, site) order, sums the uplink shares, and pu
 collected records in their canonical order (``Collected.canonical``), so the scores are
 the same whatever the number of shards or workers.
 
-Each shard also matches its own truth transfers with its own records and adds the matching
-up (``xrdsim.score.tally``): the scorer's transfer side runs on the workers, and only the
-tally, the records and the counters travel back; the truth transfers and datagram rows stay
-where they were made (``keep_truth`` sends them too, for the tests that compare them).
+Each shard also scores what its own servers alone tell: it matches its truth transfers with
+its records and adds the matching up (``xrdsim.score.tally``), and digests its records and
+NIC counters into per-host series and signals (``xrdsim.score.digest``). Only the tally,
+the digest, the summaries, the declared losses and the counts travel back; the truth rows
+and the records stay where they were made (``keep_truth`` sends them too, for the tests
+that compare them).
 
 The one exception is a collector table at its bound: shards evict apart. The merged report
 counts evictions (``report["evicted"]``); with none, the merge is exact.
@@ -30,9 +32,13 @@ from typing import Any, Callable
 
 from collector.report import CollectorReport, merge_reports
 from collector import current_records
-from xrdsim.harness import Clock, Collected, Progress, canonical_report, collect_inprocess
+from xrdsim.harness import Clock, Collected, Progress, canonical_report, collect_inprocess, nic_overhead
 from xrdsim.scenario import Scenario
 from xrdsim.score import Rec, TransferTally, tally_transfers
+from xrdsim.score.card import run_bins
+from xrdsim.score.digest import RecordDigest, digest_records
+from xrdsim.score.match import record_key
+from xrdsim.score.tally import record_host
 from xrdsim.sim.plan import RunPlan, fault_rows
 from xrdsim.sim.run import SimRun, summed
 from xrdsim.sim.truth import TABLES, Truth
@@ -68,6 +74,7 @@ class ShardResult:
     path_counts: Counter
     servers: list[str]  # host names of its data servers
     tally: TransferTally
+    digest: RecordDigest
     totals: dict[str, int]  # rows made per truth table
     phases: dict[str, float] = field(default_factory=dict)
     peak_rss_mib: float = 0.0  # of the process that ran it, by the end of the shard
@@ -113,18 +120,26 @@ def run_shard(scenario: Scenario, sites: range, keep_truth: bool = False) -> Sha
     got = collect_inprocess(stream, scenario, t0, clock, Progress(False, 0.0))
     report, got.collector_report = got.collector_report, None
     start = time.perf_counter()
-    truth = sim.truth
-    tally = tally_transfers(truth.transfers, current_records(got.records), truth.datagrams,
-                            fault_rows(scenario.sim, plan.faults), t0)
+    truth, records = sim.truth, current_records(got.records)
+    tally = tally_transfers(truth.transfers, records, truth.datagrams, fault_rows(scenario.sim, plan.faults), t0)
     clock.add("tally", time.perf_counter() - start)
+    start = time.perf_counter()
+    world = {srv.host.name for site in plan.world.sites for srv in site.servers}
+    digest = digest_records(((r, record_host(r, tally.ip_hosts)) for r in records),
+                            run_bins(t0, scenario.sim.duration_s, scenario.report.bin_s), tally.site_of, truth.counters,
+                            nic_overhead(scenario), peer_hosts=world, keys=map(record_key, records))
+    clock.add("digest", time.perf_counter() - start)
     tables = {t: getattr(truth, t) if keep_truth or t not in SCORED_APART else [] for t in TABLES}
+    if not keep_truth:
+        got.left_behind, got.records = len(got.records), []
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return ShardResult(sites, tables, sim.marks, sim.uplink_parts, got, report, sim.stats, sim.sent, sim.path_counts,
-                       [srv.name for srv in sim.servers], tally, dict(truth.totals), clock.phases, peak_mib)
+                       [srv.name for srv in sim.servers], tally, digest, dict(truth.totals), clock.phases, peak_mib)
 
 
-#: Truth tables a shard scores where it ran (``TransferTally``), so they need not travel.
-SCORED_APART = ("transfers", "datagrams")
+#: Truth tables a shard scores where it ran (its tally and digest), so they need not travel.
+#: (A shard's host counters; its uplink shares still travel, for the uplink rows.)
+SCORED_APART = ("transfers", "datagrams", "counters")
 
 
 @dataclass
@@ -140,6 +155,7 @@ class MergedRun:
     stats: Counter
     sent: tuple[int, int]
     tally: TransferTally  # the shards' matchings, added (``RunInputs.tally``)
+    digest: RecordDigest  # their records and counters digested, added (``RunInputs.digest``)
 
     @property
     def paths(self) -> bool:
@@ -165,9 +181,8 @@ def merge_truth(scenario: Scenario, plan: RunPlan, shards: list[ShardResult]) ->
                 getattr(truth, table).extend(sh.tables[table][a:b])
                 starts[i][table] = b
         truth.counters.extend(sums.rows(cfg.start_time, (p for sh in shards for p in sh.uplink_parts[c])))
-    for table in TABLES:
-        made = sum(sh.totals[table] for sh in shards) if table in SCORED_APART else len(getattr(truth, table))
-        truth.totals[table] = made
+    for table in TABLES:  # the rows here, and those the shards scored where they ran and kept
+        truth.totals[table] = len(getattr(truth, table)) + sum(sh.totals[table] - len(sh.tables[table]) for sh in shards)
     return truth
 
 
@@ -177,6 +192,7 @@ def merge_collected(shards: list[ShardResult]) -> Collected:
     for sh in sorted(shards, key=lambda s: s.sites.start):
         got = sh.collected
         out.records.extend(got.records)
+        out.left_behind += got.left_behind
         out.summaries.extend(got.summaries)
         out.losses.extend(got.losses)
         out.record_hosts.update(got.record_hosts)
@@ -198,10 +214,12 @@ def merge(scenario: Scenario, shards: list[ShardResult]) -> tuple[MergedRun, Col
     stats, paths = summed(sh.stats for sh in shards), summed(sh.path_counts for sh in shards)
     sent = (sum(sh.sent[0] for sh in shards), sum(sh.sent[1] for sh in shards))
     servers = [name for sh in sorted(shards, key=lambda s: s.sites.start) for name in sh.servers]
-    tally = TransferTally()
+    tally, digest = TransferTally(), RecordDigest(shards[0].digest.bins)
     for sh in shards:
         tally.add(sh.tally)
-    return MergedRun(scenario.sim, plan.world, truth, servers, paths, stats, sent, tally.canonical()), merge_collected(shards)
+        digest.add(sh.digest)
+    return (MergedRun(scenario.sim, plan.world, truth, servers, paths, stats, sent, tally.canonical(), digest.canonical()),
+            merge_collected(shards))
 
 
 #: Runs shards: (scenario, site ranges, done(k, n), keep_truth) → their results.

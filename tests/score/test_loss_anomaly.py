@@ -21,6 +21,7 @@ from xrdsim.score.anomaly import (
     skew_detections,
 )
 from xrdsim.score.loss import group_host, loss_metrics, loss_rows
+from xrdsim.score.digest import digest_records
 from xrdsim.sim import DatagramRow, FaultRow
 
 
@@ -100,7 +101,7 @@ def test_restarts_are_read_from_new_stods_and_ended_incarnations(make_rec):
     recs = [(make_rec(stod=100, start=110.0, end=500.0), "srv1"), (make_rec(stod=100, end=900.0, ended="server_restart"), "srv1"),
             (make_rec(stod=1000, start=1010.0, end=1100.0), "srv1"),
             (make_rec(server="srv2", stod=50, end=700.0, ended="server_restart"), "srv2")]  # fmt: skip
-    found = restart_detections(recs, {"srv1": "S1", "srv2": "S2"})
+    found = restart_detections(digest_records(recs, Bins(0.0, 100.0, 12), {}).hosts, {"srv1": "S1", "srv2": "S2"})
     assert sorted(found, key=lambda d: d.server) == [
         Detection("server_restart", "S1", "srv1", 900.0, 1001.0, 1000.0),
         Detection("server_restart", "S2", "srv2", 700.0, 701.0, 50.0),  # no record of its next incarnation
@@ -144,7 +145,7 @@ def test_a_server_whose_record_times_sit_an_hour_off_their_arrival_has_a_skewed_
             for j in range(2):
                 t = k * 100.0 + 40.0 + j
                 recs.append((make_rec(server=server, start=t - 35.0 + skew, end=t - 30.0 + skew, emitted=t), server))
-    found = skew_detections(recs, {"srv1": "S1", "srv2": "S1"}, series, 1000.0)
+    found = skew_detections(digest_records(recs, series.bins, {}).hosts, {"srv1": "S1", "srv2": "S1"}, series, 1000.0)
     assert found == [Detection("clock_skew", "S1", "srv2", 300.0, 600.0, -3600.0)]
     windows = fault_windows([FaultRow("clock_skew", "srv2", 300.0, 600.0, "skew_s=-3600")], {"srv2": "S1"}, ["S1"])
     m = {x.name: x.value for x in anomaly_metrics(found, windows, 100.0)}
@@ -157,7 +158,8 @@ def test_an_http_upload_closed_with_write_0_explains_a_drop_at_its_server(make_r
     put = dataclasses.replace(make_rec(write=0, start=1000.0, end=1100.0), protocol="https", rw=True)
     xroot = dataclasses.replace(put, protocol="xroot")
     counted = dataclasses.replace(put, write_bytes=5_000_000)
-    windows = put_context([(put, "srv1"), (xroot, "srv2"), (counted, "srv3")], {"srv1": "S1", "srv2": "S1", "srv3": "S2"}, 200.0)
+    digest = digest_records([(put, "srv1"), (xroot, "srv2"), (counted, "srv3")], Bins(0.0, 600.0, 4), {"srv1": "S1", "srv2": "S1", "srv3": "S2"})
+    windows = put_context(digest.puts, 200.0)
     assert [(w.kind, w.target, w.sites) for w in windows] == [("http_put_write0", "srv1", ("S1",))]
     drop = Detection("volume_drop", "S1", "srv1", 1000.0, 1600.0, 0.4)
     elsewhere = Detection("volume_drop", "S1", "srv2", 1000.0, 1600.0, 0.4)

@@ -20,6 +20,7 @@ from xrdsim.score.signals import (
     silences,
     summary_host,
 )
+from xrdsim.score.digest import digest_records
 from xrdsim.sim import FaultRow
 
 BIN = 600.0
@@ -183,6 +184,11 @@ def test_no_losses_no_bursts():
 # ---------------------------------------------------------------- DN drift
 
 
+def hosts_of(records):
+    """The per-host signals the detectors read, from (record, host) pairs."""
+    return digest_records(records, BINS, {}).hosts
+
+
 def dn_records(make_rec, low_bins: set[int], host: str = "a", per_bin: int = 10):
     out = []
     for k in range(N):
@@ -193,24 +199,24 @@ def dn_records(make_rec, low_bins: set[int], host: str = "a", per_bin: int = 10)
 
 
 def test_a_lasting_fall_of_the_dn_share_is_config_drift(make_rec):
-    found = dn_drift(dn_records(make_rec, set(range(8, N))), BINS, OK)
+    found = dn_drift(hosts_of(dn_records(make_rec, set(range(8, N)))), BINS, OK)
     assert found == [Finding("config_drift", "a", 8 * BIN, (N - 1) * BIN, 0.0, "user DN on 0% of records, from 100%")]
 
 
 def test_a_single_or_short_low_dn_run_is_no_drift(make_rec):
-    assert dn_drift(dn_records(make_rec, {8}), BINS, OK) == []
-    assert dn_drift(dn_records(make_rec, {8, 9}), BINS, OK) == []  # DRIFT_MIN_BINS is 3
-    assert [f.start for f in dn_drift(dn_records(make_rec, {8, 9, 10}), BINS, OK)] == [8 * BIN]
+    assert dn_drift(hosts_of(dn_records(make_rec, {8})), BINS, OK) == []
+    assert dn_drift(hosts_of(dn_records(make_rec, {8, 9})), BINS, OK) == []  # DRIFT_MIN_BINS is 3
+    assert [f.start for f in dn_drift(hosts_of(dn_records(make_rec, {8, 9, 10})), BINS, OK)] == [8 * BIN]
 
 
 def test_dn_drift_needs_records_with_dn_before_and_enough_records_a_bin(make_rec):
-    assert dn_drift(dn_records(make_rec, set(range(N))), BINS, OK) == []  # never had DNs: nothing fell
-    assert dn_drift(dn_records(make_rec, set(range(8, N)), per_bin=4), BINS, OK) == []  # under DN_MIN_RECORDS a bin
+    assert dn_drift(hosts_of(dn_records(make_rec, set(range(N)))), BINS, OK) == []  # never had DNs: nothing fell
+    assert dn_drift(hosts_of(dn_records(make_rec, set(range(8, N)), per_bin=4)), BINS, OK) == []  # under DN_MIN_RECORDS a bin
 
 
 def test_dn_drift_is_per_server(make_rec):
     recs = dn_records(make_rec, set(range(8, N)), host="a") + dn_records(make_rec, set(), host="b")
-    assert [f.server for f in dn_drift(recs, BINS, OK)] == ["a"]
+    assert [f.server for f in dn_drift(hosts_of(recs), BINS, OK)] == ["a"]
 
 
 # ---------------------------------------------------------------- parsing and helpers
@@ -238,7 +244,7 @@ def test_summary_host_strips_a_numeric_port_only():
 
 def test_arrivals_join_records_and_losses_per_host(make_rec):
     recs = [(make_rec(emitted=300.0), "a"), (make_rec(emitted=100.0), "a"), (make_rec(emitted=None), "a"), (make_rec(emitted=50.0), "b")]
-    got = arrivals(recs, [LossEvent("a", "f", 200.0, 2), LossEvent("c", "map", 10.0, 1)])
+    got = arrivals(hosts_of(recs), [LossEvent("a", "f", 200.0, 2), LossEvent("c", "map", 10.0, 1)])
     assert got == {"a": [100.0, 200.0, 300.0], "b": [50.0], "c": [10.0]}
 
 
@@ -311,6 +317,6 @@ def test_detect_types_per_server_signals_with_their_site():
     site = VolumeSeries(BINS, {"S1": [BUSY] * N}, {"S1": [BUSY] * N})
     servers = VolumeSeries(BINS, {"a": [BUSY / 2] * N, "b": [BUSY / 2] * N}, {"a": [BUSY / 2] * N, "b": [BUSY / 2] * N})
     losses = uniform("ab", 1) + [LossEvent("b", "f", 5 * BIN + 10.0, 30)]
-    found = detect(site, [], {"a": "S1", "b": "S1"}, RUN_END, servers, losses, {})
+    found = detect(site, None, {"a": "S1", "b": "S1"}, RUN_END, servers, losses, {})
     assert found == [Detection("loss_burst", "S1", "b", 3000.0, 3600.0, 31.0, "f: 31 lost")]
-    assert detect(site, [], {"a": "S1", "b": "S1"}, RUN_END, servers, uniform("ab", 1), {}) == []
+    assert detect(site, None, {"a": "S1", "b": "S1"}, RUN_END, servers, uniform("ab", 1), {}) == []

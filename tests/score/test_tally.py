@@ -13,7 +13,10 @@ from xrdsim.harness import score_inputs, simulate_and_collect
 from xrdsim.scenario import parse_scenario
 from xrdsim.score import Matching, TransferTally, score_run, tally_transfers
 from xrdsim.score.metrics import transfer_metrics
-from xrdsim.score.tally import MAX_PAIRS_KEPT, tally_matching
+from xrdsim.score.card import run_bins
+from xrdsim.score.digest import RecordDigest, digest_records
+from xrdsim.score.match import record_key
+from xrdsim.score.tally import MAX_PAIRS_KEPT, record_host, tally_matching
 
 SCENARIO = """
 name: tally
@@ -70,6 +73,33 @@ def test_a_score_from_a_merged_tally_is_the_score_of_the_whole(run):
         merged.add(_part(sim, records, group, t0))
     apart = copy.copy(inputs)
     apart.transfers, apart.datagrams, apart.tally = [], [], merged.canonical()
+    assert score_run(apart) == score_run(inputs)
+
+
+def _digest(scenario, sim, records, tally, servers=None):
+    mine = [r for r in records if servers is None or r.server_host in servers]
+    counters = [c for c in sim.truth.counters if servers is None or c.name in servers]
+    bins = run_bins(float(scenario.sim.start_time), scenario.sim.duration_s, scenario.report.bin_s)
+    peers = {t.server for t in sim.truth.transfers}
+    return digest_records([(r, record_host(r, tally.ip_hosts)) for r in mine], bins, tally.site_of, counters,
+                          scenario.sim.nic.model(), peer_hosts=peers, keys=map(record_key, mine))
+
+
+def test_the_digests_of_servers_apart_add_into_the_whole(run):
+    """Records and counters digested per set of servers, then added, give the per-host
+    series and signals of the whole, copies read across sets included."""
+    scenario, sim, records, inputs = run
+    tally = tally_transfers(sim.truth.transfers, records, sim.truth.datagrams, sim.truth.faults, float(scenario.sim.start_time))
+    whole = _digest(scenario, sim, records, tally)
+    assert whole.peers and whole.puts == [] and any(s.restart_end or len(s.stods) > 1 for s in whole.hosts.values())
+    hosts = sorted(tally.site_of)
+    merged = RecordDigest(whole.bins)
+    for group in (set(hosts[1::2]), set(hosts[0::2])):
+        merged.add(_digest(scenario, sim, records, tally, group))
+    assert merged.canonical() == whole
+    assert merged.series(tally.site_of) == whole.series(tally.site_of)
+    apart = copy.copy(inputs)
+    apart.records, apart.counters, apart.digest, apart.tally = [], [], merged, tally
     assert score_run(apart) == score_run(inputs)
 
 

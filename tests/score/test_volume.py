@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from xrdsim.score import Bins, Overhead, Rec
-from xrdsim.score.volume import at, host_payload, unwrap, volume_series
+from xrdsim.score.digest import digest_records
+from xrdsim.score.volume import at, by_site, host_payload, unwrap
 from xrdsim.sim import CounterRow
 
 
@@ -49,26 +50,33 @@ def test_volume_series_compares_sites_per_bin():
     rows = [counter(0.0, "h1", 0, 0)] + [counter(60.0 * k, "h1", k * 1500 * 1000, k * 500 * 52) for k in (1, 2)]
     rows.append(counter(120.0, "h1", 2 * 1500 * 1000 + 999, 2 * 500 * 52, mon=999))  # a monitoring datagram at the end
     recs = [(Rec("h1", "", 1, 1, "/a", "S", "", "", "", per, 0, 0, 0.0, 60.0, 61.0), "h1")]
-    series = volume_series(rows, recs, {"h1": "S"}, Bins(0.0, 60.0, 2), Overhead())
+    site_of = {"h1": "S"}
+    series = by_site(digest_records(recs, Bins(0.0, 60.0, 2), site_of, rows, Overhead()).series(site_of), site_of)
     assert series.nic["S"] == pytest.approx([per, per], rel=1e-9)
     assert series.monitored["S"] == pytest.approx([per, 0.0])
     assert host_payload(rows, Bins(0.0, 120.0, 1), Overhead()) == pytest.approx([2 * per], rel=1e-9)
 
 
-def test_the_site_series_is_the_sum_of_its_servers_series():
-    """``score_run`` inverts each host's counters once (the per-host series) and sums them
-    into the per-site one: the same cells as the per-site ``volume_series``."""
-    from xrdsim.score.volume import by_site
-
+def test_the_site_series_sums_its_servers_and_a_pull_counts_at_both_ends():
+    """Each host's counters inverted once, summed into its site; a record whose client is
+    itself a counted server (the TPC pgm pull) counts at that server's host too, and a record
+    of no known server under its own site."""
     rows = [CounterRow(t, "host", h, int(t * k * 1e6), int(t * k * 2e6), 0, 0, 0, 0, 0)
             for h, k in (("h1", 1), ("h2", 3), ("h3", 2)) for t in (0.0, 60.0, 120.0)]
-    recs = [(Rec(h, "", 1, 1, "/a", "S", "", "", c, n, 0, 0, 10.0, 100.0, 101.0), h)
-            for h, c, n in (("h1", "wn", 5e7), ("h2", "h1", 9e7), ("h3", "wn", 3e7), ("hx", "wn", 1e7))]
+    recs = [(Rec(h, "", 1, 1, "/a", site, "", "", c, n, 0, 0, 10.0, 100.0, 101.0), h)
+            for h, site, c, n in (("h1", "S", "wn", 5e7), ("h2", "S", "h1", 9e7), ("h3", "T", "wn", 3e7), ("hx", "U", "wn", 1e7))]
     site_of = {"h1": "S", "h2": "S", "h3": "T"}
     bins = Bins(0.0, 60.0, 2)
-    want = volume_series(rows, recs, site_of, bins, Overhead())
-    got = by_site(volume_series(rows, recs, {h: h for h in site_of}, bins, Overhead()), site_of)
-    assert sorted(got.nic) == sorted(want.nic) == ["S", "T"]
-    for table in ("nic", "monitored"):
-        for site, cells in getattr(want, table).items():
-            assert getattr(got, table)[site] == pytest.approx(cells)
+    servers = digest_records(recs, bins, site_of, rows, Overhead()).series(site_of)
+    hosts = {h: host_payload([r for r in rows if r.name == h], bins, Overhead()) for h in site_of}
+    sites = by_site(servers, site_of)
+    assert sorted(sites.nic) == ["S", "T", "U"]
+    assert sites.nic["S"] == pytest.approx([a + b for a, b in zip(hosts["h1"], hosts["h2"])])
+    assert sites.nic["U"] == [0.0, 0.0]
+    # h1: its own 5e7 and h2's pull from it (9e7), over 10–100 s: 5/9 of each in the first bin
+    assert servers.monitored["h1"] == pytest.approx([(5e7 + 9e7) * 50 / 90, (5e7 + 9e7) * 40 / 90])
+    assert sites.monitored["S"] == pytest.approx([(5e7 + 2 * 9e7) * 50 / 90, (5e7 + 2 * 9e7) * 40 / 90])
+    assert sum(sites.monitored["U"]) == pytest.approx(1e7)
+    # a pull from a host with no counters counts once
+    alone = by_site(digest_records(recs[1:2], bins, {"h2": "S"}, [], Overhead()).series({"h2": "S"}), {"h2": "S"})
+    assert sum(alone.monitored["S"]) == pytest.approx(9e7)

@@ -91,9 +91,13 @@ def test_dask_workers_give_the_one_process_scores(scenario, one_process):
     pytest.importorskip("dask.distributed")
     from xrdsim.cluster import dask_runner
 
-    _, _, card = one_process
+    sim, got, card = one_process
     msim, mgot = run_sharded(scenario, 3, dask_runner(workers=2))
     assert dataclasses.asdict(score_run(score_inputs(msim, mgot, scenario))) == dataclasses.asdict(card)
+    assert sim_stats(msim, mgot) == sim_stats(sim, got)
+    # the shards scored their transfers, records and counters where they ran: none came back
+    assert not (msim.truth.transfers or msim.truth.datagrams or mgot.records)
+    assert {r.kind for r in msim.truth.counters} == {"uplink"}
 
 
 def test_cli_run_with_workers_writes_the_same_score_json(tmp_path):

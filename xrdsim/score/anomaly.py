@@ -33,13 +33,12 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from xrdsim.score.catalog import Metric, metric
-from xrdsim.score.match import Rec
+from xrdsim.score.digest import HostSignals, RecordDigest
 from xrdsim.score.metrics import quantile, ratio
 from xrdsim.score.signals import Finding, LossEvent, arrivals, dn_drift, loss_bursts, silences
 from xrdsim.score.volume import RATIO_FLOOR_BYTES, VolumeSeries
@@ -216,55 +215,37 @@ def ratio_detections(series: VolumeSeries, run_end: float, servers: VolumeSeries
     return out + per_server
 
 
-def restart_detections(records: Iterable[tuple[Rec, str]], site_of: Mapping[str, str]) -> list[Detection]:
-    """A new incarnation (``stod``) of a server, or its last one ended by ``server_restart``.
-    ``records`` are (record, truth host name) pairs."""
-    stods: dict[str, set[int]] = defaultdict(set)
-    last_end: dict[tuple[str, int], float] = {}
-    restart_end: dict[tuple[str, int], float] = {}
-    for rec, host in records:
-        if rec.stod is None:
-            continue
-        stods[host].add(rec.stod)
-        t = rec.end_time if rec.end_time is not None else rec.t_emitted
-        if t is not None:
-            last_end[(host, rec.stod)] = max(t, last_end.get((host, rec.stod), t))
-            if rec.ended == "server_restart":
-                restart_end[(host, rec.stod)] = max(t, restart_end.get((host, rec.stod), t))
+def restart_detections(hosts: Mapping[str, HostSignals], site_of: Mapping[str, str]) -> list[Detection]:
+    """A new incarnation (``stod``) of a server, or its last one ended by ``server_restart``."""
     out = []
-    for host, seen in stods.items():
-        order = sorted(seen)
+    for host, sig in sorted(hosts.items()):
+        if not sig.stods:
+            continue
+        order = sorted(sig.stods)
         site = site_of.get(host, "")
         for old, new in zip(order, order[1:]):
-            start = min(last_end.get((host, old), new), float(new))
+            start = min(sig.last_end.get(old, new), float(new))
             out.append(Detection("server_restart", site, host, start, float(new) + 1.0, float(new)))
-        end = restart_end.get((host, order[-1]))
+        end = sig.restart_end.get(order[-1])
         if end is not None:  # the last incarnation ended by a restart whose successor sent nothing
             out.append(Detection("server_restart", site, host, end, end + 1.0, float(order[-1])))
     return out
 
 
-def skew_detections(records: Iterable[tuple[Rec, str]], site_of: Mapping[str, str], series: VolumeSeries,
+def skew_detections(hosts: Mapping[str, HostSignals], site_of: Mapping[str, str], series: VolumeSeries,
                     run_end: float) -> list[Detection]:
     """Servers whose record end times sit off their arrival (``t_emitted``) by more than
     ``SKEW_FLOOR_S`` beyond the run's median lag, bin by bin (by arrival); the value is the
     clock offset (positive: the server's clock is ahead)."""
     bins, ok = series.bins, interior(series, run_end)
-    lags: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    every = []
-    for rec, host in records:
-        if rec.end_time is None or rec.t_emitted is None or rec.ended not in ("close", "forced_close"):
-            continue
-        lag = rec.t_emitted - rec.end_time
-        lags[host][bins.index(rec.t_emitted)].append(lag)
-        every.append(lag)
+    every = [lag for sig in hosts.values() for lags in sig.lags.values() for lag in lags]
     if not every:
         return []
     typical = statistics.median(every)
     edges, out = bins.edges(), []
-    for host, per_bin in sorted(lags.items()):
+    for host, sig in sorted(hosts.items()):
         # the clock offset: a server stamping its records an hour ahead shows lags an hour short
-        off = {k: typical - statistics.median(v) for k, v in per_bin.items() if len(v) >= SKEW_MIN_RECORDS}
+        off = {k: typical - statistics.median(v) for k, v in sig.lags.items() if len(v) >= SKEW_MIN_RECORDS}
         signs = [int(ok[k] and abs(off.get(k, 0.0)) > SKEW_FLOOR_S) for k in range(bins.count)]
         for _, a, b in _runs(signs):
             worst = max((off[k] for k in range(a, b + 1)), key=abs)
@@ -294,21 +275,22 @@ def merged(found: Iterable[Detection]) -> list[Detection]:
     return out
 
 
-def detect(series: VolumeSeries, records: Iterable[tuple[Rec, str]] = (), site_of: Mapping[str, str] | None = None,
+def detect(series: VolumeSeries, records: RecordDigest | None = None, site_of: Mapping[str, str] | None = None,
            run_end: float | None = None, servers: VolumeSeries | None = None, losses: Iterable[LossEvent] = (),
            summaries: Mapping[str, list[float]] | None = None) -> list[Detection]:
-    """Every detection of the run, merged and sorted by start. ``servers`` is the per-host
-    volume series, ``losses`` the collector's declared losses and ``summaries`` the arrival
-    times of each host's summary reports (each signal is skipped when absent)."""
+    """Every detection of the run, merged and sorted by start. ``records`` is the digest of
+    the run's records (``xrdsim.score.digest``), ``servers`` the per-host volume series,
+    ``losses`` the collector's declared losses and ``summaries`` the arrival times of each
+    host's summary reports (each signal is skipped when absent)."""
     end = run_end if run_end is not None else series.bins.t0 + series.bins.count * series.bins.width_s
-    pairs, lost, where = list(records), list(losses), site_of or {}
+    hosts, lost, where = records.hosts if records is not None else {}, list(losses), site_of or {}
     ok = interior(series, end)
-    found = ratio_detections(series, end, servers, where) + restart_detections(pairs, where) + skew_detections(pairs, where, series, end)
+    found = ratio_detections(series, end, servers, where) + restart_detections(hosts, where) + skew_detections(hosts, where, series, end)
     if servers is not None:
-        silent, outages = silences(arrivals(pairs, lost), summaries or {}, servers.nic, series.bins, end)
+        silent, outages = silences(arrivals(hosts, lost), summaries or {}, servers.nic, series.bins, end)
         found += _detections(silent + outages, where)
     bursts, outages = loss_bursts(lost, series.bins, ok)
-    found += _detections(bursts + outages + dn_drift(pairs, series.bins, ok), where)
+    found += _detections(bursts + outages + dn_drift(hosts, series.bins, ok), where)
     return merged(found)
 
 
@@ -343,18 +325,14 @@ def loss_context(datagrams: Iterable[Any], site_of: Mapping[str, str], t0: float
 CONTEXT = frozenset({"path_loss", "http_put_write0"})
 
 
-def put_context(records: Iterable[tuple[Rec, str]], site_of: Mapping[str, str], grace_s: float) -> list[FaultWindow]:
+def put_context(puts: Iterable[tuple[float, float, str, str]], grace_s: float) -> list[FaultWindow]:
     """Windows of kind ``http_put_write0``: each HTTP upload a record closes with write 0 (what
-    XRootD before 5.7.3 reports for every PUT, measured on 5.5.3), at its server. Its bytes
-    crossed the NIC and no record can count them, so a drop there is the server's, not the
-    collector's. Read from the records alone: a collector that zeroed writes would still fail
-    the byte metrics against the truth."""
-    out = []
-    for rec, host in records:
-        if rec.rw and rec.write_bytes == 0 and rec.protocol.startswith("http") and rec.end_time is not None:
-            start = rec.start_time if rec.start_time is not None else rec.end_time
-            out.append(FaultWindow("http_put_write0", host, (site_of.get(host, rec.site),), start, rec.end_time + grace_s))
-    return out
+    XRootD before 5.7.3 reports for every PUT, measured on 5.5.3), at its server; ``puts``
+    are their (start, end, host, site) (``RecordDigest.puts``). Its bytes crossed the NIC and
+    no record can count them, so a drop there is the server's, not the collector's. Read from
+    the records alone: a collector that zeroed writes would still fail the byte metrics
+    against the truth."""
+    return [FaultWindow("http_put_write0", host, (site,), start, end + grace_s) for start, end, host, site in puts]
 
 
 def explains(w: FaultWindow, d: Detection, grace_s: float, kinds: Mapping[str, frozenset[str]] = EXPLAINS) -> bool:

@@ -29,7 +29,8 @@ from xrdsim.score.causes import Miss, unexplained_rate
 from xrdsim.score.catalog import Metric, metric
 from xrdsim.score.expectations import Expectation
 from xrdsim.score.loss import LossRow, group_host, loss_metrics, loss_rows_of
-from xrdsim.score.match import Rec
+from xrdsim.score.digest import RecordDigest, digest_records
+from xrdsim.score.match import Rec, record_key
 from xrdsim.score.metrics import (
     geometric_mean,
     ratio,
@@ -41,7 +42,7 @@ from xrdsim.score.metrics import (
 )
 from xrdsim.score.signals import LossEvent, summary_host
 from xrdsim.score.tally import SiteTally, TransferTally, record_host, tally_transfers
-from xrdsim.score.volume import Bins, Overhead, VolumeSeries, by_site, volume_series
+from xrdsim.score.volume import Bins, Overhead, VolumeSeries, by_site
 from xrdsim.sim import CounterRow, DatagramRow, FaultRow, TransferRow
 
 
@@ -54,7 +55,8 @@ class RunInputs:
     ``t_emitted``); ``losses`` the collector's declared losses in time, each named by its
     server key (empty: the collector tells none). ``tally`` is the matching of ``transfers``
     with ``records`` already added up (a run merged from shards: ``xrdsim.score.tally``);
-    ``transfers`` and ``datagrams`` may then be left empty.
+    ``transfers`` and ``datagrams`` may then be left empty. ``digest`` is ``records`` and
+    ``counters`` digested the same way (``xrdsim.score.digest``; they may then be left empty).
     """
 
     transfers: list[TransferRow]
@@ -71,6 +73,7 @@ class RunInputs:
     record_hosts: dict[str, str] = field(default_factory=dict)
     losses: list[LossEvent] = field(default_factory=list)
     tally: TransferTally | None = None
+    digest: RecordDigest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +138,14 @@ def per_site(tally: TransferTally, series: VolumeSeries) -> list[SiteScore]:
     return out
 
 
-def _summary_ratio(inputs: RunInputs, hosts: list[str]) -> float:
+def _summary_ratio(summaries: list[Any], digest: RecordDigest) -> float:
     link: dict[str, int] = defaultdict(int)
-    for s in inputs.summaries:
+    for s in summaries:
         link[summary_host(s.server)] += (s.link_in_delta or 0) + (s.link_out_delta or 0)
-    seen = {h for h in link if h in set(hosts)} or set(link)
+    seen = {h for h in link if h in digest.hosts} or set(link)
     if not link:
         return math.nan
-    recorded = sum(r.total_bytes for r, h in zip(inputs.records, hosts) if h in seen)
+    recorded = sum(sig.recorded_bytes for h, sig in digest.hosts.items() if h in seen)
     return ratio(sum(link[h] for h in seen), recorded)
 
 
@@ -160,24 +163,30 @@ def _summary_times(inputs: RunInputs) -> dict[str, list[float]]:
     return out
 
 
+def run_bins(t0: float, duration_s: float, bin_s: float) -> Bins:
+    """The bins a run is scored in: ``bin_s`` wide from ``t0``, covering ``duration_s``."""
+    return Bins(t0, bin_s, max(1, math.ceil(duration_s / bin_s)))
+
+
 def score_run(inputs: RunInputs) -> ScoreCard:
     """Score one run: transfers, volume, summary link, loss, anomalies, headline."""
     t0 = float(inputs.t0)
     tally = inputs.tally or tally_transfers(inputs.transfers, inputs.records, inputs.datagrams, inputs.faults, t0)
     site_of, ip_hosts = tally.site_of, tally.ip_hosts
-    hosts = [record_host(r, ip_hosts) for r in inputs.records]
-    bins = Bins(t0, inputs.bin_s, max(1, math.ceil(inputs.duration_s / inputs.bin_s)))
+    bins = run_bins(t0, inputs.duration_s, inputs.bin_s)
+    digest = inputs.digest or digest_records(((r, record_host(r, ip_hosts)) for r in inputs.records), bins, site_of,
+                                             inputs.counters, inputs.overhead, keys=map(record_key, inputs.records))
     loss = loss_rows_of(tally.sent, tally.lost, inputs.groups, group_host(inputs.record_hosts, ip_hosts))
     run_end = t0 + inputs.duration_s
     # each host's counters inverted once: the site series is the sum of its servers'
-    servers = volume_series(inputs.counters, zip(inputs.records, hosts), {h: h for h in site_of}, bins, inputs.overhead)
+    servers = digest.series(site_of)
     series = by_site(servers, site_of)
-    detections = detect(series, zip(inputs.records, hosts), site_of, run_end, servers, _losses(inputs), _summary_times(inputs))
+    detections = detect(series, digest, site_of, run_end, servers, _losses(inputs), _summary_times(inputs))
     windows = fault_windows(inputs.faults, site_of, series.sites, run_end)
     context = loss_context(tally.f_lost, site_of, t0, GRACE_BINS * inputs.bin_s)
-    context += put_context(zip(inputs.records, hosts), site_of, GRACE_BINS * inputs.bin_s)
+    context += put_context(digest.puts, GRACE_BINS * inputs.bin_s)
     metrics = transfer_metrics(tally) + volume_metrics(series)
-    metrics.append(metric("summary_link_ratio", _summary_ratio(inputs, hosts)))
+    metrics.append(metric("summary_link_ratio", _summary_ratio(inputs.summaries, digest)))
     metrics += loss_metrics(loss) + anomaly_metrics(detections, windows, inputs.bin_s, context)
     metrics.append(metric("restart_end_rate", ratio(tally.restart_ended, tally.restart_cut)))
     total = tally.total
@@ -188,7 +197,7 @@ def score_run(inputs: RunInputs) -> ScoreCard:
     worst = min((s.agreement for s in sites if not math.isnan(s.agreement)), default=math.nan)
     metrics[:0] = [metric("agreement", head), metric("min_site_agreement", worst)]
     pairs = [(true, got) for _, true, got in tally.byte_pairs]
-    counts = {"truth_transfers": total.truth_transfers, "records": len(inputs.records),
+    counts = {"truth_transfers": total.truth_transfers, "records": digest.records,
               "matched": total.pairs, "missed": total.missed, "spurious": total.spurious,
               "datagrams": tally.datagrams, "sites": len(sites)}  # fmt: skip
     return ScoreCard(metrics, sites, series, pairs, loss, detections, windows, counts,
@@ -205,4 +214,4 @@ def judge(card: ScoreCard, expect: Mapping[str, Expectation]) -> list[Verdict]:
     return out
 
 
-__all__ = ["RunInputs", "ScoreCard", "SiteScore", "Verdict", "judge", "score_run"]
+__all__ = ["RunInputs", "ScoreCard", "SiteScore", "Verdict", "judge", "run_bins", "score_run"]

@@ -111,6 +111,14 @@ def to_rec(obj: Any, fields: Mapping[str, str] | None = None, time_scale: float 
     )  # fmt: skip
 
 
+def record_key(r: Rec) -> tuple:
+    """A record's place in the canonical order of a run's records: by its contents alone (its
+    emission, server, id and revision, file), not the order a collector met its servers in."""
+    return (r.t_emitted if r.t_emitted is not None else -1.0, r.server_ip, r.server_host, r.record_id, r.revision,
+            r.stod if r.stod is not None else -1, r.file_dictid if r.file_dictid is not None else -1, r.file_lfn,
+            r.start_time if r.start_time is not None else -1.0)
+
+
 def truth_bytes(row: TransferRow) -> int:
     """The bytes a record should report for ``row``: read + readv + write."""
     return row.read_bytes + row.readv_bytes + row.write_bytes
@@ -196,4 +204,4 @@ def match(truth: Iterable[TransferRow], records: Iterable[Rec], window_s: float 
     return out
 
 
-__all__ = ["WINDOW_S", "Matching", "Rec", "match", "stod_of", "to_rec", "truth_bytes"]
+__all__ = ["WINDOW_S", "Matching", "Rec", "match", "record_key", "stod_of", "to_rec", "truth_bytes"]

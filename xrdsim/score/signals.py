@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from xrdsim.score.match import Rec
+from xrdsim.score.digest import HostSignals
 from xrdsim.score.volume import RATIO_FLOOR_BYTES, Bins
 
 #: A server is silent when nothing of it arrives for this long (s) …
@@ -84,13 +84,13 @@ def summary_host(server: str) -> str:
     return host if port.isdigit() and host else str(server)
 
 
-def arrivals(records: Iterable[tuple[Rec, str]], losses: Iterable[LossEvent]) -> dict[str, list[float]]:
+def arrivals(hosts: Mapping[str, HostSignals], losses: Iterable[LossEvent]) -> dict[str, list[float]]:
     """Per host, the sorted times the collector heard of it: its records' emission and its
     declared losses (a loss, too, is a datagram that came after a gap)."""
     out: dict[str, list[float]] = defaultdict(list)
-    for rec, host in records:
-        if rec.t_emitted is not None:
-            out[host].append(rec.t_emitted)
+    for host, sig in hosts.items():
+        if sig.arrivals:
+            out[host].extend(sig.arrivals)
     for ev in losses:
         out[ev.server].append(ev.t)
     return {h: sorted(v) for h, v in out.items()}
@@ -197,21 +197,14 @@ def loss_bursts(losses: Iterable[LossEvent], bins: Bins, ok: list[bool]) -> tupl
     return [f for f in found if bins.index(f.start) not in shared_bins], shared
 
 
-def dn_drift(records: Iterable[tuple[Rec, str]], bins: Bins, ok: list[bool]) -> list[Finding]:
+def dn_drift(hosts: Mapping[str, HostSignals], bins: Bins, ok: list[bool]) -> list[Finding]:
     """Runs of at least ``DRIFT_MIN_BINS`` bins (or to the run's last interior bin) in which a
     server's share of records with a user DN lies ``DN_DROP`` below its share before (the
     median over earlier bins not flagged): it stopped sending u maps (a drifted
     ``xrootd.monitor``), or the collector lost its users. A drift lasts; a burst of lost u
     maps only strips the sessions that logged in during it. Binned by record end."""
-    count: dict[str, list[int]] = defaultdict(lambda: [0] * bins.count)
-    with_dn: dict[str, list[int]] = defaultdict(lambda: [0] * bins.count)
-    for rec, host in records:
-        t = rec.end_time if rec.end_time is not None else rec.t_emitted
-        if t is None:
-            continue
-        k = bins.index(t)
-        count[host][k] += 1
-        with_dn[host][k] += bool(rec.user_dn)
+    count = {h: s.dn_count for h, s in hosts.items() if any(s.dn_count)}
+    with_dn = {h: s.dn_with for h, s in hosts.items()}
     edges, found = bins.edges(), []
     last_ok = max((k for k, good in enumerate(ok) if good), default=-1)
     for host in sorted(count):

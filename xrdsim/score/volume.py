@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from xrdsim.score.match import Rec
 from xrdsim.sim import CounterRow
 
 WRAP32 = 1 << 32
@@ -122,41 +120,8 @@ def host_payload(rows: list[CounterRow], bins: Bins, model: Overhead) -> list[fl
     return out
 
 
-def volume_series(counters: Iterable[CounterRow], records: Iterable[tuple[Rec, str]], site_of: Mapping[str, str],
-                  bins: Bins, model: Overhead) -> VolumeSeries:
-    """Both series per site: ``records`` are (record, truth host name) pairs; ``site_of``
-    maps a host to its site (hosts of no known site are left out)."""
-    by_host: dict[str, list[CounterRow]] = defaultdict(list)
-    for row in counters:
-        if row.kind == "host":
-            by_host[row.name].append(row)
-    series = VolumeSeries(bins)
-    for host, rows in by_host.items():
-        site = site_of.get(host)
-        if site is None:
-            continue
-        cells = series.nic.setdefault(site, [0.0] * bins.count)
-        for k, v in enumerate(host_payload(rows, bins, model)):
-            cells[k] += v
-        series.monitored.setdefault(site, [0.0] * bins.count)
-    for rec, host in records:
-        site = site_of.get(host) or rec.site
-        row = series.monitored.setdefault(site, [0.0] * bins.count)
-        series.nic.setdefault(site, [0.0] * bins.count)
-        end = rec.end_time if rec.end_time is not None else (rec.t_emitted or bins.t0)
-        start = rec.start_time if rec.start_time is not None else end
-        if rec.total_bytes:
-            bins.spread(row, start, end, rec.total_bytes)
-            # A client that is itself a counted host (the TPC pgm copy: the destination
-            # server reads from the source) moved the same bytes through its own NIC.
-            peer = rec.client_host
-            if peer != host and peer in by_host and site_of.get(peer) is not None:
-                bins.spread(series.monitored.setdefault(site_of[peer], [0.0] * bins.count), start, end, rec.total_bytes)
-    return series
-
-
 def by_site(servers: VolumeSeries, site_of: Mapping[str, str]) -> VolumeSeries:
-    """The per-site series of a per-host one (``volume_series`` with each host its own
+    """The per-site series of a per-host one (``RecordDigest.series``: each host its own
     "site"): each host's cells added into its site's; a key that is no known host (records
     of an unknown server, filed under their own site) stays as it is."""
     bins = servers.bins
@@ -176,4 +141,4 @@ def cell_agreement(m: float, n: float) -> float:
     return math.nan if top < RATIO_FLOOR_BYTES else 1.0 - abs(m - n) / top
 
 
-__all__ = ["RATIO_FLOOR_BYTES", "Bins", "Overhead", "VolumeSeries", "at", "by_site", "cell_agreement", "host_payload", "unwrap", "volume_series"]
+__all__ = ["RATIO_FLOOR_BYTES", "Bins", "Overhead", "VolumeSeries", "at", "by_site", "cell_agreement", "host_payload", "unwrap"]
