@@ -2,10 +2,12 @@
 at 16 h (goal: the 16-hour run within 1.2x of the 2-hour one), and the CPU cost per
 site-day with what it implies for a month of 170 sites.
 
-    python bench/scale.py [--sites 10] [--short 2] [--long 16] [--jobs-per-hour 600]
+    python bench/scale.py [--sites 10] [--short 2] [--long 16] [--jobs-per-hour 600] [--shards K]
 
 Each run is ``xrdsim run``'s path (simulate, collect in process, score; no report files) in a
-child process of its own, so its peak RSS is its own (``ru_maxrss`` of the child).
+child process of its own, so its peak RSS is its own (``ru_maxrss`` of the child): once as
+one run, once cut into ``--shards`` shards run in turn (``xrdsim run --shards K``; default
+one per site), which holds one shard's truth and records at a time.
 """
 
 from __future__ import annotations
@@ -26,20 +28,22 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from xrdsim.harness import run_scenario
 from xrdsim.scenario import load_scenario
+from xrdsim.shards import InProcess
 t = time.process_time()
-result = run_scenario(load_scenario({path!r}))
+result = run_scenario(load_scenario({path!r}), how=InProcess({shards}) if {shards} else None)
 print(json.dumps({{"transfers": result.card.counts["truth_transfers"], "cpu_s": time.process_time() - t,
                   "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
 
-def run(sites: int, hours: float, jobs: float, tmp: Path) -> dict:
-    """One run of ``sites`` generated sites for ``hours``: transfers, CPU seconds, peak RSS."""
+def run(sites: int, hours: float, jobs: float, tmp: Path, shards: int = 0) -> dict:
+    """One run of ``sites`` generated sites for ``hours`` (``shards`` > 0: cut into that many
+    shards run in turn): transfers, CPU seconds, peak RSS."""
     path = tmp / f"scale-{sites}-{hours:g}h.yaml"
     path.write_text(f"name: scale\nseed: 7\nduration: {hours}h\nsites:\n  generate: {{count: {sites}, servers: 2}}\n"
                     f"workload:\n  jobs_per_hour: {jobs}\nmonitoring:\n  preset: wlcg\n  auth: true\n"
                     "report:\n  bin_s: 10m\nexpect:\n  transfer_recall: '>= 0.9'\n")
-    out = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT), path=str(path))], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT), path=str(path), shards=shards)], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -49,20 +53,25 @@ def main() -> None:
     ap.add_argument("--short", type=float, default=2.0, help="hours")
     ap.add_argument("--long", type=float, default=16.0, help="hours")
     ap.add_argument("--jobs-per-hour", type=float, default=600.0, help="per site")
+    ap.add_argument("--shards", type=int, help="shards of the second pair of runs (default: one per site)")
     args = ap.parse_args()
+    shards = args.shards or args.sites
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        short = run(args.sites, args.short, args.jobs_per_hour, Path(tmp))
-        long = run(args.sites, args.long, args.jobs_per_hour, Path(tmp))
+        pairs = [(label, run(args.sites, args.short, args.jobs_per_hour, Path(tmp), k), run(args.sites, args.long, args.jobs_per_hour, Path(tmp), k))
+                 for label, k in (("one run", 0), (f"{shards} shards in turn", shards))]
         wall = time.perf_counter() - t
-    for hours, r in ((args.short, short), (args.long, long)):
-        print(f"{args.sites} sites, {hours:g} h: {r['transfers']:,} transfers, {r['cpu_s']:.1f} CPU s, peak RSS {r['rss_mib']:.0f} MiB")
-    ratio = long["rss_mib"] / short["rss_mib"]
+    for label, short, long in pairs:
+        for hours, r in ((args.short, short), (args.long, long)):
+            print(f"{label}: {args.sites} sites, {hours:g} h: {r['transfers']:,} transfers, {r['cpu_s']:.1f} CPU s, peak RSS {r['rss_mib']:.0f} MiB")
+        ratio = long["rss_mib"] / short["rss_mib"]
+        per = (long["rss_mib"] - short["rss_mib"]) * 1024 / max(long["transfers"] - short["transfers"], 1)
+        print(f"{label}: peak RSS {args.long:g} h / {args.short:g} h = {ratio:.2f}x (goal <= 1.2x): {per:.2f} KiB more per transfer")
+    _, short, long = pairs[0]
     per = (long["rss_mib"] - short["rss_mib"]) * 1024 / max(long["transfers"] - short["transfers"], 1)
-    print(f"peak RSS {args.long:g} h / {args.short:g} h = {ratio:.2f}x (goal <= 1.2x): {per:.2f} KiB more per transfer")
     site_day = long["cpu_s"] / (args.sites * args.long / 24)
     print(f"CPU per site-day: {site_day:.1f} s -> a month of 170 sites: {site_day * 170 * 30 / 3600:.1f} CPU hours "
-          f"(peak RSS would grow by ~{per * long['transfers'] / args.sites / (args.long / 24) * 170 * 30 / 2**20:.0f} GiB)")
+          f"(one run's peak RSS would grow by ~{per * long['transfers'] / args.sites / (args.long / 24) * 170 * 30 / 2**20:.0f} GiB)")
     print(f"(bench wall time {wall:.0f} s)")
 
 

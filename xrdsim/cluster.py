@@ -10,7 +10,7 @@ from typing import Callable
 from xrdsim.errors import UserError
 from xrdsim.harness import Clock, Collected, Progress
 from xrdsim.scenario import CollectorMode, Scenario
-from xrdsim.shards import MergedRun, Runner, ShardResult, run_shard, run_sharded
+from xrdsim.shards import MergedRun, ShardResult, check_shardable, run_shard, run_sharded
 
 #: Shards per worker: more than one evens out sites of unequal load and bounds each task's memory.
 SHARDS_PER_WORKER = 4
@@ -106,6 +106,8 @@ class Sharded:
 
     def __init__(self, workers: int | None, scheduler: str | None, shards: int | None = None,
                  mode: CollectorMode | None = None) -> None:
+        if shards is not None and shards < 1:
+            raise ClusterError(f"--shards: expected at least 1, got {shards}")
         if workers is not None and workers < 1:
             raise ClusterError(f"--workers: expected at least 1, got {workers}")
         self.workers, self.scheduler, self.shards, self.mode = workers, scheduler, shards, mode
@@ -116,9 +118,7 @@ class Sharded:
         return self.runner.worker_peaks_gib
 
     def __call__(self, scenario: Scenario, clock: Clock, progress: Progress) -> tuple[MergedRun, Collected]:
-        asked = self.mode or scenario.collector.mode
-        if asked is not CollectorMode.INPROCESS:
-            raise ClusterError(f"{scenario.name}: --workers/--scheduler run the in-process collector only, not {asked.value}")
+        check_shardable(scenario, self.mode)
         with self.runner as runner:
             n = self.shards or SHARDS_PER_WORKER * runner.worker_count()
             return run_sharded(scenario, n, runner, progress, clock)

@@ -32,8 +32,9 @@ from typing import Any, Callable
 
 from collector.report import CollectorReport, merge_reports
 from collector import current_records
+from xrdsim.errors import UserError
 from xrdsim.harness import Clock, Collected, Progress, canonical_report, collect_inprocess, nic_overhead
-from xrdsim.scenario import Scenario
+from xrdsim.scenario import CollectorMode, Scenario
 from xrdsim.score import Rec, TransferTally, tally_transfers
 from xrdsim.score.card import run_bins
 from xrdsim.score.digest import RecordDigest, digest_records
@@ -107,12 +108,13 @@ def _unpack(row_type: type, rows: list[tuple]) -> list:
     return [row_type(*r) for r in rows]
 
 
-def run_shard(scenario: Scenario, sites: range, keep_truth: bool = False) -> ShardResult:
-    """Simulate, carry, collect and tally ``sites`` of ``scenario`` (a Dask task: plain data
-    in, plain data out); ``keep_truth`` sends back its transfer and datagram rows too."""
+def run_shard(scenario: Scenario, sites: range, keep_truth: bool = False, plan: RunPlan | None = None) -> ShardResult:
+    """Simulate, carry, collect, tally and digest ``sites`` of ``scenario`` (a Dask task:
+    plain data in, plain data out); ``keep_truth`` sends back its truth rows and records too.
+    ``plan`` is the run's plan when the caller has it (else built here: it is the same)."""
     clock = Clock()
     start = time.perf_counter()
-    plan = RunPlan(scenario.sim)
+    plan = plan or RunPlan(scenario.sim)
     clock.add("plan", time.perf_counter() - start)
     sim = SimRun(scenario.sim, sites=sites, plan=plan)
     stream = clock.timed("simulate", sim.delivered())
@@ -227,10 +229,12 @@ Runner = Callable[[Scenario, list[range], Callable[[int, int], None], bool], lis
 
 
 def run_here(scenario: Scenario, ranges: list[range], done: Callable[[int, int], None], keep_truth: bool = False) -> list[ShardResult]:
-    """Run the shards one after another in this process."""
+    """Run the shards one after another in this process, from one plan: the process then
+    holds one shard's truth and records at a time, and every shard's tally and digest."""
+    plan = RunPlan(scenario.sim)
     out = []
     for i, r in enumerate(ranges):
-        out.append(run_shard(scenario, r, keep_truth))
+        out.append(run_shard(scenario, r, keep_truth, plan))
         done(i + 1, len(ranges))
     return out
 
@@ -258,10 +262,37 @@ def run_sharded(scenario: Scenario, shards: int, runner: Runner = run_here, prog
     return merged
 
 
+class ShardError(UserError):
+    """A run that cannot be cut into shards: a bad shard count, a collector that is not in
+    process."""
+
+
+def check_shardable(scenario: Scenario, mode: CollectorMode | None, shards: int | None = None) -> None:
+    """Raise ``ShardError`` unless ``scenario`` can run as ``shards`` shards with collector ``mode``."""
+    if shards is not None and shards < 1:
+        raise ShardError(f"--shards: expected at least 1, got {shards}")
+    asked = mode or scenario.collector.mode
+    if asked is not CollectorMode.INPROCESS:
+        raise ShardError(f"{scenario.name}: --shards/--workers/--scheduler run the in-process collector only, not {asked.value}")
+
+
+class InProcess:
+    """The ``simulate_and_collect`` of ``harness.run_scenario`` for a run cut into ``shards``
+    shards run one after another in this process (``how``): the scores of one process, in
+    the memory of one shard (``mode``: the collector asked for on the command line)."""
+
+    def __init__(self, shards: int, mode: CollectorMode | None = None) -> None:
+        self.shards, self.mode = shards, mode
+
+    def __call__(self, scenario: Scenario, clock: Clock, progress: Progress) -> tuple[MergedRun, Collected]:
+        check_shardable(scenario, self.mode, self.shards)
+        return run_sharded(scenario, self.shards, run_here, progress, clock)
+
+
 def _site_count(scenario: Scenario) -> int:
     cfg = scenario.sim
     return len(cfg.sites) if cfg.sites else cfg.site_count
 
 
-__all__ = ["SCORED_APART", "MergedRun", "Runner", "ShardResult", "merge", "merge_collected", "merge_truth", "run_here", "run_shard",
+__all__ = ["SCORED_APART", "InProcess", "MergedRun", "Runner", "ShardError", "check_shardable", "ShardResult", "merge", "merge_collected", "merge_truth", "run_here", "run_shard",
            "run_sharded", "shard_ranges"]

@@ -320,3 +320,32 @@ def test_detect_types_per_server_signals_with_their_site():
     found = detect(site, None, {"a": "S1", "b": "S1"}, RUN_END, servers, losses, {})
     assert found == [Detection("loss_burst", "S1", "b", 3000.0, 3600.0, 31.0, "f: 31 lost")]
     assert detect(site, None, {"a": "S1", "b": "S1"}, RUN_END, servers, uniform("ab", 1), {}) == []
+
+
+# ---------------------------------------------------------------- per-server ratios: shifts in time
+
+
+def test_bytes_shifted_between_adjacent_bins_are_no_volume_anomaly():
+    """One long transfer's bytes spread evenly while the NIC counted them as they flowed: an
+    excess its neighbour gives back is a shift, not bytes added; the same excess alone is."""
+    from xrdsim.score.anomaly import ratio_detections
+
+    nic = [BUSY * 10] * N
+    site = VolumeSeries(BINS, {"S1": list(nic)}, {"S1": list(nic)})
+
+    def found(monitored):
+        servers = VolumeSeries(BINS, {"a": monitored}, {"a": list(nic)})
+        return [(d.kind, d.server, d.start) for d in ratio_detections(site, RUN_END, servers, {"a": "S1"}) if d.server]
+
+    shift = list(nic)
+    shift[4], shift[5] = nic[4] * 1.6, nic[5] * 0.4
+    assert found(shift) == []
+    alone = list(nic)
+    alone[4] = nic[4] * 1.6
+    assert found(alone) == [("volume_excess", "a", 4 * BIN)]
+    half = list(nic)  # a neighbour that gives back less than half: still an excess
+    half[4], half[5] = nic[4] * 1.6, nic[5] * 0.8
+    assert found(half) == [("volume_excess", "a", 4 * BIN)]
+    gone = list(nic)  # a lasting drop: its neighbours are short too
+    gone[4] = gone[5] = gone[6] = 0.0
+    assert found(gone) == [("volume_drop", "a", 4 * BIN)]

@@ -100,24 +100,26 @@ def test_dask_workers_give_the_one_process_scores(scenario, one_process):
     assert {r.kind for r in msim.truth.counters} == {"uplink"}
 
 
-def test_cli_run_with_workers_writes_the_same_score_json(tmp_path):
+def test_cli_run_with_workers_or_shards_writes_the_same_score_json(tmp_path):
     pytest.importorskip("dask.distributed")
     path = tmp_path / "s.yaml"
     path.write_text(SCENARIO.replace("duration: 2h", "duration: 30m"))
     docs = []
-    for extra, out in (([], "one"), (["--workers", "2"], "two")):
+    for extra, out in (([], "one"), (["--workers", "2"], "two"), (["--shards", "3"], "three")):
         proc = subprocess.run([sys.executable, "-m", "xrdsim", "run", str(path), "-o", str(tmp_path / out), "-q", *extra],
                               capture_output=True, text=True, timeout=300)
         assert proc.returncode in (0, 1), proc.stderr
         doc = json.loads((tmp_path / out / "score.json").read_text())
         doc.pop("phases_s")
         docs.append(doc)
-    assert docs[0] == docs[1]
+    assert docs[0] == docs[1] == docs[2]
 
 
 @pytest.mark.parametrize("args, says", [
     (["--workers", "0"], "--workers: expected at least 1, got 0"),
     (["--workers", "2", "--collector", "udp"], "in-process collector only"),
+    (["--shards", "0"], "--shards: expected at least 1, got 0"),
+    (["--shards", "2", "--collector", "external"], "in-process collector only"),
     (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler tcp://127.0.0.1:1: cannot connect"),
 ])
 def test_cli_refuses_what_cannot_be_sharded_in_one_line(tmp_path, args, says):

@@ -11,6 +11,7 @@ EPILOG = """examples:
   xrdsim run scenarios/wlcg-day.yaml -o reports/wlcg-day --progress
   xrdsim run scenarios/lossy-wan.yaml --collector udp --speed 200
   xrdsim run scenarios/wlcg-day.yaml --workers 2          # shards on a local Dask cluster
+  xrdsim run scenarios/wlcg-day.yaml --shards 25          # 25 shards in turn: one shard's memory
   xrdsim run scenarios/wlcg-day.yaml --scheduler tcp://10.0.0.5:8786
 exit status: 0 all expectations met, 1 an expectation failed, 2 a mistake in the scenario or arguments;
   an external collector that 3 died or failed, 4 never bound its port, 5 did not stop at SIGTERM
@@ -34,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="shard the run by site over a local Dask cluster of N worker "
                    "processes (same scores as one process; in-process collector only)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="shard the run over the running dask.distributed cluster at ADDRESS")
+    p.add_argument("--shards", type=int, metavar="K", help="cut the run into K shards of sites (same scores as one run); alone: "
+                   "one after another in this process, holding one shard's truth and records at a time; with --workers/"
+                   "--scheduler: the tasks (default 4 per worker)")
     p.add_argument("--progress", action="store_true", help="progress on stderr even when it is not a terminal")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no table; only failures and the exit status")
     p.set_defaults(handler=run)
@@ -73,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None or args.scheduler:
         from xrdsim.cluster import sharded
 
-        how = sharded(args.workers, args.scheduler, mode=mode)
+        how = sharded(args.workers, args.scheduler, args.shards, mode=mode)
+    elif args.shards is not None:
+        from xrdsim.shards import InProcess, check_shardable
+
+        check_shardable(scenario, mode, args.shards)  # before the report folder is made
+        how = InProcess(args.shards, mode)
     result = run_scenario(scenario, out, mode=mode, speed=args.speed, progress=show, how=how)
     return conclude(result, args.quiet)
