@@ -38,7 +38,6 @@ from xrdsim.scenario import CollectorMode, Scenario
 from xrdsim.score import Rec, TransferTally, tally_transfers
 from xrdsim.score.card import run_bins
 from xrdsim.score.digest import RecordDigest, digest_records
-from xrdsim.score.match import record_key
 from xrdsim.score.tally import record_host
 from xrdsim.sim.plan import RunPlan, fault_rows
 from xrdsim.sim.run import SimRun, summed
@@ -129,7 +128,7 @@ def run_shard(scenario: Scenario, sites: range, keep_truth: bool = False, plan: 
     world = {srv.host.name for site in plan.world.sites for srv in site.servers}
     digest = digest_records(((r, record_host(r, tally.ip_hosts)) for r in records),
                             run_bins(t0, scenario.sim.duration_s, scenario.report.bin_s), tally.site_of, truth.counters,
-                            nic_overhead(scenario), peer_hosts=world, keys=map(record_key, records))
+                            nic_overhead(scenario), peer_hosts=world)
     clock.add("digest", time.perf_counter() - start)
     tables = {t: getattr(truth, t) if keep_truth or t not in SCORED_APART else [] for t in TABLES}
     if not keep_truth:

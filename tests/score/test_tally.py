@@ -15,7 +15,6 @@ from xrdsim.score import Matching, TransferTally, score_run, tally_transfers
 from xrdsim.score.metrics import transfer_metrics
 from xrdsim.score.card import run_bins
 from xrdsim.score.digest import RecordDigest, digest_records
-from xrdsim.score.match import record_key
 from xrdsim.score.tally import MAX_PAIRS_KEPT, record_host, tally_matching
 
 SCENARIO = """
@@ -82,7 +81,7 @@ def _digest(scenario, sim, records, tally, servers=None):
     bins = run_bins(float(scenario.sim.start_time), scenario.sim.duration_s, scenario.report.bin_s)
     peers = {t.server for t in sim.truth.transfers}
     return digest_records([(r, record_host(r, tally.ip_hosts)) for r in mine], bins, tally.site_of, counters,
-                          scenario.sim.nic.model(), peer_hosts=peers, keys=map(record_key, mine))
+                          scenario.sim.nic.model(), peer_hosts=peers)
 
 
 def test_the_digests_of_servers_apart_add_into_the_whole(run):

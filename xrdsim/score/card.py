@@ -30,7 +30,7 @@ from xrdsim.score.catalog import Metric, metric
 from xrdsim.score.expectations import Expectation
 from xrdsim.score.loss import LossRow, group_host, loss_metrics, loss_rows_of
 from xrdsim.score.digest import RecordDigest, digest_records
-from xrdsim.score.match import Rec, record_key
+from xrdsim.score.match import Rec
 from xrdsim.score.metrics import (
     geometric_mean,
     ratio,
@@ -175,7 +175,7 @@ def score_run(inputs: RunInputs) -> ScoreCard:
     site_of, ip_hosts = tally.site_of, tally.ip_hosts
     bins = run_bins(t0, inputs.duration_s, inputs.bin_s)
     digest = inputs.digest or digest_records(((r, record_host(r, ip_hosts)) for r in inputs.records), bins, site_of,
-                                             inputs.counters, inputs.overhead, keys=map(record_key, inputs.records))
+                                             inputs.counters, inputs.overhead)
     loss = loss_rows_of(tally.sent, tally.lost, inputs.groups, group_host(inputs.record_hosts, ip_hosts))
     run_end = t0 + inputs.duration_s
     # each host's counters inverted once: the site series is the sum of its servers'

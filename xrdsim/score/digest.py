@@ -8,7 +8,8 @@ A run cut into shards (``xrdsim.shards``) digests each shard where it ran, so ne
 records nor its counter rows travel. Every host's cells are filled from its own records in
 their canonical order, and what the bytes of a record add to another host (a TPC pull
 read by a destination server, which moved them through its own NIC too) is added after
-them in the record order of the whole run: the cells are the same however the run was cut.
+them in an order of those contributions alone: the cells are the same however the run was
+cut.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class RecordDigest:
     records: int = 0
     monitored: dict[str, list[float]] = field(default_factory=dict)  # key → record bytes per bin (own records)
     nic: dict[str, list[float]] = field(default_factory=dict)  # counted host → NIC payload per bin
-    peers: list[tuple[tuple, str, float, float, int]] = field(default_factory=list)  # (record key, peer, start, end, bytes)
+    peers: list[tuple[str, float, float, int]] = field(default_factory=list)  # (peer host, start, end, bytes)
     hosts: dict[str, HostSignals] = field(default_factory=dict)
     puts: list[tuple[float, float, str, str]] = field(default_factory=list)  # (start, end, host, site) of write-0 HTTP uploads
 
@@ -86,7 +87,7 @@ class RecordDigest:
             for k, v in enumerate(row):
                 cells[k] += v
             out.nic.setdefault(key, [0.0] * n)
-        for _, peer, start, end, nbytes in self.peers:
+        for peer, start, end, nbytes in self.peers:
             if peer in self.nic and site_of.get(peer) is not None:
                 self.bins.spread(out.monitored.setdefault(peer, [0.0] * n), start, end, nbytes)
         return out
@@ -102,12 +103,11 @@ def _signals(digest: RecordDigest, host: str) -> HostSignals:
 
 def digest_records(records: Iterable[tuple[Rec, str]], bins: Bins, site_of: Mapping[str, str],
                    counters: Iterable[CounterRow] = (), model: Overhead | None = None,
-                   peer_hosts: Collection[str] | None = None, keys: Iterable[tuple] | None = None) -> RecordDigest:
+                   peer_hosts: Collection[str] | None = None) -> RecordDigest:
     """The digest of ``records`` ((record, truth host) pairs, in canonical order) and of the
     host ``counters`` of the hosts in ``site_of`` (host → site: the servers with truth
     transfers). ``peer_hosts`` are the hosts a record's client may be for its bytes to count
-    there too (default: the counted hosts); ``keys`` the records' sort keys (default: their
-    position), by which such bytes are added."""
+    there too (default: the counted hosts)."""
     out = RecordDigest(bins)
     n = bins.count
     by_host: dict[str, list[CounterRow]] = {}
@@ -117,9 +117,7 @@ def digest_records(records: Iterable[tuple[Rec, str]], bins: Bins, site_of: Mapp
     for host, rows in by_host.items():
         out.nic[host] = host_payload(rows, bins, model or Overhead())
     peers = set(by_host) if peer_hosts is None else peer_hosts
-    order = iter(keys) if keys is not None else None
-    for i, (rec, host) in enumerate(records):
-        key = next(order) if order is not None else (i,)
+    for rec, host in records:
         out.records += 1
         s = _signals(out, host)
         nbytes = rec.total_bytes
@@ -134,7 +132,7 @@ def digest_records(records: Iterable[tuple[Rec, str]], bins: Bins, site_of: Mapp
             bins.spread(row, start, end, nbytes)
             peer = rec.client_host
             if peer != host and peer in peers:
-                out.peers.append((key, peer, start, end, nbytes))
+                out.peers.append((peer, start, end, nbytes))
         if rec.t_emitted is not None:
             s.arrivals.append(rec.t_emitted)
             if rec.end_time is not None and rec.ended in CLOSED:
