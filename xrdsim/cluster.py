@@ -11,6 +11,7 @@ from xrdsim.errors import UserError
 from xrdsim.harness import Clock, Collected, Progress
 from xrdsim.scenario import CollectorMode, Scenario
 from xrdsim.shards import MergedRun, ShardResult, check_shardable, run_shard, run_sharded
+from xrdsim.sim.plan import RunPlan
 
 #: Shards per worker: more than one evens out sites of unequal load and bounds each task's memory.
 SHARDS_PER_WORKER = 4
@@ -65,18 +66,21 @@ class DaskRunner:
         return max(1, len(self._client.scheduler_info().get("workers", {})))
 
     def __call__(self, scenario: Scenario, ranges: list[range], done: Callable[[int, int], None],
-                 keep_truth: bool = False) -> list[ShardResult]:
+                 keep_truth: bool = False, plan: RunPlan | None = None) -> list[ShardResult]:
         if self._client is None:
             with self:
-                return self._run(scenario, ranges, done, keep_truth)
-        return self._run(scenario, ranges, done, keep_truth)
+                return self._run(scenario, ranges, done, keep_truth, plan)
+        return self._run(scenario, ranges, done, keep_truth, plan)
 
-    def _run(self, scenario: Scenario, ranges: list[range], done: Callable[[int, int], None], keep_truth: bool) -> list[ShardResult]:
+    def _run(self, scenario: Scenario, ranges: list[range], done: Callable[[int, int], None], keep_truth: bool,
+             plan: RunPlan | None) -> list[ShardResult]:
         from dask.distributed import as_completed
 
         client = self._client
         n = len(ranges)
-        futures = client.map(run_shard, [scenario] * n, ranges, [keep_truth] * n, pure=False)
+        # The plan travels once to each worker, not once per task, nor is it rebuilt there.
+        shared = client.scatter(plan, broadcast=True) if plan is not None else None
+        futures = client.map(run_shard, [scenario] * n, ranges, [keep_truth] * n, [shared] * n, pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[ShardResult | None] = [None] * len(ranges)
         for k, fut in enumerate(as_completed(futures), 1):

@@ -205,9 +205,10 @@ def merge_collected(shards: list[ShardResult]) -> Collected:
     return out
 
 
-def merge(scenario: Scenario, shards: list[ShardResult]) -> tuple[MergedRun, Collected]:
-    """The merged run and collector output of ``shards`` (every site once)."""
-    plan = RunPlan(scenario.sim)
+def merge(scenario: Scenario, shards: list[ShardResult], plan: RunPlan | None = None) -> tuple[MergedRun, Collected]:
+    """The merged run and collector output of ``shards`` (every site once); ``plan`` is the
+    run's plan when the caller has it."""
+    plan = plan or RunPlan(scenario.sim)
     covered = sorted(k for sh in shards for k in sh.sites)
     if covered != list(range(len(plan.world.sites))):
         raise ValueError(f"shards cover sites {covered[:5]}…, not each of {len(plan.world.sites)} once")
@@ -223,14 +224,15 @@ def merge(scenario: Scenario, shards: list[ShardResult]) -> tuple[MergedRun, Col
             merge_collected(shards))
 
 
-#: Runs shards: (scenario, site ranges, done(k, n), keep_truth) → their results.
-Runner = Callable[[Scenario, list[range], Callable[[int, int], None], bool], list[ShardResult]]
+#: Runs shards: (scenario, site ranges, done(k, n), keep_truth, the run's plan) → their results.
+Runner = Callable[[Scenario, list[range], Callable[[int, int], None], bool, RunPlan], list[ShardResult]]
 
 
-def run_here(scenario: Scenario, ranges: list[range], done: Callable[[int, int], None], keep_truth: bool = False) -> list[ShardResult]:
+def run_here(scenario: Scenario, ranges: list[range], done: Callable[[int, int], None], keep_truth: bool = False,
+             plan: RunPlan | None = None) -> list[ShardResult]:
     """Run the shards one after another in this process, from one plan: the process then
     holds one shard's truth and records at a time, and every shard's tally and digest."""
-    plan = RunPlan(scenario.sim)
+    plan = plan or RunPlan(scenario.sim)
     out = []
     for i, r in enumerate(ranges):
         out.append(run_shard(scenario, r, keep_truth, plan))
@@ -246,17 +248,20 @@ def run_sharded(scenario: Scenario, shards: int, runner: Runner = run_here, prog
     prog = progress or Progress(False, scenario.sim.duration_s)
     ranges = shard_ranges(_site_count(scenario), shards)
     start = time.perf_counter()
+    plan = RunPlan(scenario.sim)  # once: every shard and the merge use it
+    clock.add("plan", time.perf_counter() - start)
+    start = time.perf_counter()
 
     def done(k: int, n: int) -> None:
         prog.note(f"{scenario.name}: shard {k}/{n} done ({time.perf_counter() - start:.0f} s)")
 
-    results = runner(scenario, ranges, done, keep_truth)
+    results = runner(scenario, ranges, done, keep_truth, plan)
     for sh in results:
         for name, secs in sh.phases.items():
             clock.add(f"shard_{name}", secs)
     clock.add("shards", time.perf_counter() - start)
     start = time.perf_counter()
-    merged = merge(scenario, results)
+    merged = merge(scenario, results, plan)
     clock.add("merge", time.perf_counter() - start)
     return merged
 
