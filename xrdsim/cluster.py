@@ -10,7 +10,7 @@ from typing import Callable
 from xrdsim.errors import UserError
 from xrdsim.harness import Clock, Collected, Progress
 from xrdsim.scenario import CollectorMode, Scenario
-from xrdsim.shards import MergedRun, ShardResult, check_shardable, run_shard, run_sharded
+from xrdsim.shards import MergedRun, ShardResult, check_shard_count, check_shardable, run_shard, run_sharded
 from xrdsim.sim.plan import RunPlan
 
 #: Shards per worker: more than one evens out sites of unequal load and bounds each task's memory.
@@ -18,7 +18,8 @@ SHARDS_PER_WORKER = 4
 
 
 class ClusterError(UserError):
-    """Dask is missing, the scheduler cannot be reached, or the run cannot be sharded."""
+    """Dask is missing, the scheduler cannot be reached, or the worker count is wrong (a run
+    that cannot be sharded is a ``shards.ShardError``)."""
 
 
 def _client(workers: int | None, scheduler: str | None):
@@ -110,8 +111,7 @@ class Sharded:
 
     def __init__(self, workers: int | None, scheduler: str | None, shards: int | None = None,
                  mode: CollectorMode | None = None) -> None:
-        if shards is not None and shards < 1:
-            raise ClusterError(f"--shards: expected at least 1, got {shards}")
+        check_shard_count(shards)
         if workers is not None and workers < 1:
             raise ClusterError(f"--workers: expected at least 1, got {workers}")
         self.workers, self.scheduler, self.shards, self.mode = workers, scheduler, shards, mode

@@ -60,8 +60,9 @@ def shard_ranges(sites: int, shards: int) -> list[range]:
 @dataclass
 class ShardResult:
     """What one shard sends back: its truth rows with each chunk's end (``marks``; without
-    ``keep_truth`` no transfer or datagram rows, only their ``totals``), its uplink shares
-    per chunk, what its collector gave, the tally of its matching and the counts of its run."""
+    ``keep_truth`` no transfer, datagram or host-counter rows and no records, only their
+    counts), its uplink shares per chunk, what its collector gave, the tally of its matching,
+    the digest of its records and counters, and the counts of its run."""
 
     sites: range
     tables: dict[str, list]
@@ -271,10 +272,15 @@ class ShardError(UserError):
     process."""
 
 
-def check_shardable(scenario: Scenario, mode: CollectorMode | None, shards: int | None = None) -> None:
-    """Raise ``ShardError`` unless ``scenario`` can run as ``shards`` shards with collector ``mode``."""
+def check_shard_count(shards: int | None) -> None:
+    """Raise ``ShardError`` for a shard count below 1 (None: the default)."""
     if shards is not None and shards < 1:
         raise ShardError(f"--shards: expected at least 1, got {shards}")
+
+
+def check_shardable(scenario: Scenario, mode: CollectorMode | None, shards: int | None = None) -> None:
+    """Raise ``ShardError`` unless ``scenario`` can run as ``shards`` shards with collector ``mode``."""
+    check_shard_count(shards)
     asked = mode or scenario.collector.mode
     if asked is not CollectorMode.INPROCESS:
         raise ShardError(f"{scenario.name}: --shards/--workers/--scheduler run the in-process collector only, not {asked.value}")
@@ -298,5 +304,5 @@ def _site_count(scenario: Scenario) -> int:
     return len(cfg.sites) if cfg.sites else cfg.site_count
 
 
-__all__ = ["SCORED_APART", "InProcess", "MergedRun", "Runner", "ShardError", "check_shardable", "ShardResult", "merge", "merge_collected", "merge_truth", "run_here", "run_shard",
+__all__ = ["SCORED_APART", "InProcess", "MergedRun", "Runner", "ShardError", "check_shard_count", "check_shardable", "ShardResult", "merge", "merge_collected", "merge_truth", "run_here", "run_shard",
            "run_sharded", "shard_ranges"]

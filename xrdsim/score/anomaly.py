@@ -187,12 +187,11 @@ def shifted(signs: list[int], monitored: list[float], nic: list[float]) -> list[
     """``signs`` without the bins whose neighbours give back at least ``SHIFT_BACK`` of the
     bin's excess (monitored − NIC) or shortfall: bytes shifted in time, not lost or added."""
     out = list(signs)
-    n = len(signs)
     for k, sign in enumerate(signs):
-        if not sign or k >= len(monitored):
+        if not sign:
             continue
         own = monitored[k] - nic[k]
-        around = sum(monitored[j] - nic[j] for j in (k - 1, k + 1) if 0 <= j < min(n, len(monitored)))
+        around = sum(monitored[j] - nic[j] for j in (k - 1, k + 1) if 0 <= j < len(signs))
         if -around * (1 if own > 0 else -1) >= SHIFT_BACK * abs(own):
             out[k] = 0
     return out
@@ -225,7 +224,7 @@ def ratio_detections(series: VolumeSeries, run_end: float, servers: VolumeSeries
     if servers is not None:
         host_signs, host_values = _signs(servers, ok, SERVER_ABS_FLOOR)
         for host, signs in host_signs.items():
-            signs = shifted(signs, servers.monitored.get(host, []), servers.nic[host])
+            signs = shifted(signs, servers.monitored[host], servers.nic[host])
             signs = [0 if shared[k] and v == -1 else v for k, v in enumerate(signs)]
             per_server += _ratio_runs(signs, host_values[host], edges, (site_of or {}).get(host, ""), host)
     for site in sites:

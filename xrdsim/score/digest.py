@@ -149,8 +149,7 @@ def digest_records(records: Iterable[tuple[Rec, str]], bins: Bins, site_of: Mapp
         if rec.stod is not None:
             s.stods.add(rec.stod)
         if rec.rw and rec.write_bytes == 0 and rec.protocol.startswith("http") and rec.end_time is not None:
-            put_start = rec.start_time if rec.start_time is not None else rec.end_time
-            out.puts.append((put_start, rec.end_time, host, site_of.get(host, rec.site)))
+            out.puts.append((start, end, host, site_of.get(host, rec.site)))  # end is the record's end_time here
     return out.canonical()
 
 
