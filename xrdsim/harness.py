@@ -194,10 +194,12 @@ def run_end(scenario: Scenario, t0: float) -> float:
     return t0 + scenario.sim.duration_s + p.delay_s + p.jitter_s + p.reorder_delay_s + max(p.jitter_s, 0.001)
 
 
-def collect_inprocess(stream: Iterable[Datagram], scenario: Scenario, t0: float, clock: Clock, progress: Progress) -> Collected:
+def collect_inprocess(stream: Iterable[Datagram], scenario: Scenario, t0: float, clock: Clock, progress: Progress,
+                      on_flush: Callable[[float, Collected], None] | None = None) -> Collected:
     """Feed the reference collector directly, flushing at every ``FLUSH_TICK_S`` mark of
     datagram time before the first datagram past it: a server's records then come out the
-    same whichever other servers share the collector (``xrdsim.shards``)."""
+    same whichever other servers share the collector (``xrdsim.shards``). ``on_flush(mark,
+    out)`` runs after each mark's flush (a streamed shard takes the records made so far)."""
     c = Collector(scenario.collector.config)
     out = Collected()
     next_flush, t, n = t0 + FLUSH_TICK_S, t0, 0
@@ -206,12 +208,16 @@ def collect_inprocess(stream: Iterable[Datagram], scenario: Scenario, t0: float,
         t = t0 + (d.t_arrival if d.t_arrival is not None else d.t_send)
         while t >= next_flush:
             out.take(c.flush(next_flush))
+            if on_flush is not None:
+                aside = time.perf_counter()
+                on_flush(next_flush, out)
+                start += time.perf_counter() - aside  # booked by the callback, not as collect
             next_flush += FLUSH_TICK_S
         out.take(c.feed(d.payload, d.src, t))
         n += 1
         clock.add("collect", time.perf_counter() - start)
         if n % 2000 == 0:
-            progress.show("run", t - t0, n, len(out.records))
+            progress.show("run", t - t0, n, out.record_count)
     start = time.perf_counter()
     end = max(t, run_end(scenario, t0))
     out.take(c.flush(end))

@@ -33,11 +33,12 @@ from typing import Any, Callable
 from collector.report import CollectorReport, merge_reports
 from collector import current_records
 from xrdsim.errors import UserError
-from xrdsim.harness import Clock, Collected, Progress, canonical_report, collect_inprocess, nic_overhead
+from xrdsim.harness import FLUSH_TICK_S, Clock, Collected, Progress, canonical_report, collect_inprocess, nic_overhead, run_end
 from xrdsim.scenario import CollectorMode, Scenario
 from xrdsim.score import Rec, TransferTally, tally_transfers
 from xrdsim.score.card import run_bins
 from xrdsim.score.digest import RecordDigest, digest_records
+from xrdsim.score.stream import OpenTransfers, StreamTally
 from xrdsim.score.tally import record_host
 from xrdsim.sim.plan import RunPlan, fault_rows
 from xrdsim.sim.run import SimRun, summed
@@ -79,6 +80,7 @@ class ShardResult:
     totals: dict[str, int]  # rows made per truth table
     phases: dict[str, float] = field(default_factory=dict)
     peak_rss_mib: float = 0.0  # of the process that ran it, by the end of the shard
+    held: dict[str, int] = field(default_factory=dict)  # streamed: rounds, most rows + records held, of how many
 
     def __getstate__(self) -> dict[str, Any]:
         # Rows travel as plain tuples: pickling a slotted dataclass calls Python per row,
@@ -110,8 +112,11 @@ def _unpack(row_type: type, rows: list[tuple]) -> list:
 
 def run_shard(scenario: Scenario, sites: range, keep_truth: bool = False, plan: RunPlan | None = None) -> ShardResult:
     """Simulate, carry, collect, tally and digest ``sites`` of ``scenario`` (a Dask task:
-    plain data in, plain data out); ``keep_truth`` sends back its truth rows and records too.
-    ``plan`` is the run's plan when the caller has it (else built here: it is the same)."""
+    plain data in, plain data out). The rows and records stream into a ``StreamTally`` in
+    rounds (``Rounds``), so the shard holds what is open and a horizon of what closed, not its
+    whole run; ``keep_truth`` instead keeps every row and record, tallies them at the end and
+    sends them back too (the tests that compare rows). ``plan`` is the run's plan when the
+    caller has it (else built here: it is the same)."""
     clock = Clock()
     start = time.perf_counter()
     plan = plan or RunPlan(scenario.sim)
@@ -119,24 +124,87 @@ def run_shard(scenario: Scenario, sites: range, keep_truth: bool = False, plan: 
     sim = SimRun(scenario.sim, sites=sites, plan=plan)
     stream = clock.timed("simulate", sim.delivered())
     t0 = float(scenario.sim.start_time)
-    got = collect_inprocess(stream, scenario, t0, clock, Progress(False, 0.0))
-    report, got.collector_report = got.collector_report, None
-    start = time.perf_counter()
-    truth, records = sim.truth, current_records(got.records)
-    tally = tally_transfers(truth.transfers, records, truth.datagrams, fault_rows(scenario.sim, plan.faults), t0)
-    clock.add("tally", time.perf_counter() - start)
-    start = time.perf_counter()
+    bins = run_bins(t0, scenario.sim.duration_s, scenario.report.bin_s)
+    faults = fault_rows(scenario.sim, plan.faults)
     world = {srv.host.name for site in plan.world.sites for srv in site.servers}
-    digest = digest_records(((r, record_host(r, tally.ip_hosts)) for r in records),
-                            run_bins(t0, scenario.sim.duration_s, scenario.report.bin_s), tally.site_of, truth.counters,
-                            nic_overhead(scenario), peer_hosts=world)
-    clock.add("digest", time.perf_counter() - start)
+    truth = sim.truth
+    held: dict[str, int] = {}
+    if keep_truth:
+        got = collect_inprocess(stream, scenario, t0, clock, Progress(False, 0.0))
+        start = time.perf_counter()
+        records = current_records(got.records)
+        tally = tally_transfers(truth.transfers, records, truth.datagrams, faults, t0)
+        clock.add("tally", time.perf_counter() - start)
+        start = time.perf_counter()
+        digest = digest_records(((r, record_host(r, tally.ip_hosts)) for r in records), bins, tally.site_of,
+                                truth.counters, nic_overhead(scenario), peer_hosts=world)
+        clock.add("digest", time.perf_counter() - start)
+    else:
+        rounds = Rounds(sim, StreamTally(bins, faults, t0, settle_horizon(scenario), world), t0, clock)
+        got = collect_inprocess(stream, scenario, t0, clock, Progress(False, 0.0), rounds)
+        start = time.perf_counter()
+        rounds.take(got)
+        held = {"rounds": rounds.tally.rounds, "peak": rounds.tally.peak_held, "of": truth.totals["transfers"] + got.record_count}
+        tally, digest = rounds.tally.finish(truth.counters, nic_overhead(scenario))
+        clock.add("tally", time.perf_counter() - start)
+    report, got.collector_report = got.collector_report, None
     tables = {t: getattr(truth, t) if keep_truth or t not in SCORED_APART else [] for t in TABLES}
-    if not keep_truth:
-        got.left_behind, got.records = len(got.records), []
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return ShardResult(sites, tables, sim.marks, sim.uplink_parts, got, report, sim.stats, sim.sent, sim.path_counts,
-                       [srv.name for srv in sim.servers], tally, digest, dict(truth.totals), clock.phases, peak_mib)
+                       [srv.name for srv in sim.servers], tally, digest, dict(truth.totals), clock.phases, peak_mib, held)
+
+
+#: The shortest time between two rounds of a streamed shard (``Rounds``), seconds of the
+#: collector's clock; rounds come every half horizon past it (a row waits a horizon and at
+#: most half of one more, and is looked at about three times).
+ROUND_S = 900.0
+
+
+def settle_horizon(scenario: Scenario) -> float:
+    """The longest after a transfer's close that the reference collector can still emit a
+    record of it (any revision): the servers' f-stream flush and the path bring its CLOSE;
+    without one (lost, a restart, a DISC without CLOSE) the file's timeout past its last news
+    ends it at the latest (an incarnation outlives its files: its idle timeout comes later);
+    then the collector's flush ticks."""
+    path_s = run_end(scenario, 0.0) - scenario.sim.duration_s
+    return scenario.sim.monitor.flush_s + path_s + scenario.collector.config.open_ttl + 3 * FLUSH_TICK_S + 60.0
+
+
+class Rounds:
+    """A shard's truth rows and records streamed into a ``StreamTally``: every round
+    (``collect_inprocess``'s ``on_flush``, every half horizon of the collector's time, at
+    least ``ROUND_S``) the rows and records made so far move out of the simulation's truth
+    and the collector's output into the tally, which settles what can no longer change."""
+
+    def __init__(self, sim: SimRun, tally: StreamTally, t0: float, clock: Clock) -> None:
+        self.sim, self.tally, self.clock = sim, tally, clock
+        self.every = max(ROUND_S, tally.horizon_s / 2)
+        self.next, self.skew_s = t0 + self.every, 0.0
+
+    def take(self, got: Collected) -> None:
+        """Move what the simulation and the collector made since the last round into the tally."""
+        truth = self.sim.truth
+        self.tally.add_rows(truth.transfers)
+        self.tally.add_datagrams(truth.datagrams)
+        truth.transfers.clear()  # in place: the truth appends to these lists
+        truth.datagrams.clear()
+        self.tally.add_records(got.records)
+        got.left_behind += len(got.records)
+        got.records.clear()
+
+    def __call__(self, mark: float, got: Collected) -> None:
+        if mark < self.next:
+            return
+        start = time.perf_counter()
+        self.next = mark + self.every
+        self.take(got)
+        self.skew_s = max(self.skew_s, self.sim.max_skew_s)  # rows keep the skew of their close
+        open_ = OpenTransfers(skew_s=self.skew_s)
+        for server, stod, dictid, lfn, t_open in self.sim.open_transfers():
+            open_.keys.add((server, stod, dictid))
+            open_.paths.setdefault((server, lfn), []).append(t_open)
+        self.tally.settle(mark, open_)
+        self.clock.add("tally", time.perf_counter() - start)
 
 
 #: Truth tables a shard scores where it ran (its tally and digest), so they need not travel.

@@ -5,11 +5,12 @@ incarnations, HTTP uploads closed with write 0, recorded bytes). A few numbers p
 instead of the record, and the digest of two sets of servers is the sum of their digests.
 
 A run cut into shards (``xrdsim.shards``) digests each shard where it ran, so neither its
-records nor its counter rows travel. Every host's cells are filled from its own records in
-their canonical order, and what the bytes of a record add to another host (a TPC pull
-read by a destination server, which moved them through its own NIC too) is added after
-them in an order of those contributions alone: the cells are the same however the run was
-cut.
+records nor its counter rows travel, and a shard streamed in rounds (``xrdsim.score.stream``)
+digests its records as they are settled. The digest is the same whatever order its records
+come in: a record's bytes go into whole-byte cells (``Bins.spread_whole``: integers add up
+alike in any order), the arrival and lag arrays are sorted, and what the bytes of a record
+add to another host (a TPC pull read by a destination server, which moved them through its
+own NIC too) is added in an order of those contributions alone.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class RecordDigest:
 
     bins: Bins
     records: int = 0
-    monitored: dict[str, list[float]] = field(default_factory=dict)  # key → record bytes per bin (own records)
+    monitored: dict[str, list[int]] = field(default_factory=dict)  # key → record bytes per bin (own records, whole bytes)
     nic: dict[str, list[float]] = field(default_factory=dict)  # counted host → NIC payload per bin
     peers: list[tuple[str, float, float, int]] = field(default_factory=list)  # (peer host, start, end, bytes)
     hosts: dict[str, HostSignals] = field(default_factory=dict)
@@ -70,8 +71,60 @@ class RecordDigest:
         self.nic = dict(sorted(self.nic.items()))
         self.peers.sort()
         self.hosts = dict(sorted(self.hosts.items()))
+        for s in self.hosts.values():
+            s.arrivals = array("d", sorted(s.arrivals))
+            s.lags = {k: array("d", sorted(s.lags[k])) for k in sorted(s.lags)}
         self.puts.sort()
         return self
+
+    def take_counters(self, counters: Iterable[CounterRow], site_of: Mapping[str, str], model: Overhead | None = None) -> None:
+        """The NIC payload per bin of every host of ``site_of`` among the host ``counters``
+        (a host's whole run of rows at once: its counters are inverted in one pass)."""
+        by_host: dict[str, list[CounterRow]] = {}
+        for row in counters:
+            if row.kind == "host" and row.name in site_of:
+                by_host.setdefault(row.name, []).append(row)
+        for host, rows in by_host.items():
+            self.nic[host] = host_payload(rows, self.bins, model or Overhead())
+
+    def take_records(self, records: Iterable[tuple[Rec, str]], site_of: Mapping[str, str], peer_hosts: Collection[str]) -> None:
+        """Digest ``records`` ((record, truth host) pairs, in any order): ``site_of`` maps the
+        servers with truth transfers to their sites, ``peer_hosts`` are the hosts a record's
+        client may be for its bytes to count there too."""
+        bins, n = self.bins, self.bins.count
+        for rec, host in records:
+            self.records += 1
+            s = _signals(self, host)
+            nbytes = rec.total_bytes
+            s.recorded_bytes += nbytes
+            end = rec.end_time if rec.end_time is not None else (rec.t_emitted or bins.t0)
+            start = rec.start_time if rec.start_time is not None else end
+            place = host if host in site_of else rec.site  # a record of no known server: under its own site
+            row = self.monitored.get(place)
+            if row is None:
+                row = self.monitored[place] = [0] * n
+            if nbytes:
+                bins.spread_whole(row, start, end, nbytes)
+                peer = rec.client_host
+                if peer != host and peer in peer_hosts:
+                    self.peers.append((peer, start, end, nbytes))
+            if rec.t_emitted is not None:
+                s.arrivals.append(rec.t_emitted)
+                if rec.end_time is not None and rec.ended in CLOSED:
+                    s.lags.setdefault(bins.index(rec.t_emitted), array("d")).append(rec.t_emitted - rec.end_time)
+            t = rec.end_time if rec.end_time is not None else rec.t_emitted
+            if t is not None:
+                k = bins.index(t)
+                s.dn_count[k] += 1
+                s.dn_with[k] += bool(rec.user_dn)
+                if rec.stod is not None:
+                    s.last_end[rec.stod] = max(t, s.last_end.get(rec.stod, t))
+                    if rec.ended == "server_restart":
+                        s.restart_end[rec.stod] = max(t, s.restart_end.get(rec.stod, t))
+            if rec.stod is not None:
+                s.stods.add(rec.stod)
+            if rec.rw and rec.write_bytes == 0 and rec.protocol.startswith("http") and rec.end_time is not None:
+                self.puts.append((start, end, host, site_of.get(host, rec.site)))  # end is the record's end_time here
 
     def series(self, site_of: Mapping[str, str]) -> VolumeSeries:
         """The per-host volume series: NIC payload beside record bytes, each host its own
@@ -104,52 +157,13 @@ def _signals(digest: RecordDigest, host: str) -> HostSignals:
 def digest_records(records: Iterable[tuple[Rec, str]], bins: Bins, site_of: Mapping[str, str],
                    counters: Iterable[CounterRow] = (), model: Overhead | None = None,
                    peer_hosts: Collection[str] | None = None) -> RecordDigest:
-    """The digest of ``records`` ((record, truth host) pairs, in canonical order) and of the
-    host ``counters`` of the hosts in ``site_of`` (host → site: the servers with truth
+    """The digest of ``records`` ((record, truth host) pairs, in any order) and of the host
+    ``counters`` of the hosts in ``site_of`` (host → site: the servers with truth
     transfers). ``peer_hosts`` are the hosts a record's client may be for its bytes to count
     there too (default: the counted hosts)."""
     out = RecordDigest(bins)
-    n = bins.count
-    by_host: dict[str, list[CounterRow]] = {}
-    for row in counters:
-        if row.kind == "host" and row.name in site_of:
-            by_host.setdefault(row.name, []).append(row)
-    for host, rows in by_host.items():
-        out.nic[host] = host_payload(rows, bins, model or Overhead())
-    peers = set(by_host) if peer_hosts is None else peer_hosts
-    for rec, host in records:
-        out.records += 1
-        s = _signals(out, host)
-        nbytes = rec.total_bytes
-        s.recorded_bytes += nbytes
-        end = rec.end_time if rec.end_time is not None else (rec.t_emitted or bins.t0)
-        start = rec.start_time if rec.start_time is not None else end
-        place = host if host in site_of else rec.site  # a record of no known server: under its own site
-        row = out.monitored.get(place)
-        if row is None:
-            row = out.monitored[place] = [0.0] * n
-        if nbytes:
-            bins.spread(row, start, end, nbytes)
-            peer = rec.client_host
-            if peer != host and peer in peers:
-                out.peers.append((peer, start, end, nbytes))
-        if rec.t_emitted is not None:
-            s.arrivals.append(rec.t_emitted)
-            if rec.end_time is not None and rec.ended in CLOSED:
-                s.lags.setdefault(bins.index(rec.t_emitted), array("d")).append(rec.t_emitted - rec.end_time)
-        t = rec.end_time if rec.end_time is not None else rec.t_emitted
-        if t is not None:
-            k = bins.index(t)
-            s.dn_count[k] += 1
-            s.dn_with[k] += bool(rec.user_dn)
-            if rec.stod is not None:
-                s.last_end[rec.stod] = max(t, s.last_end.get(rec.stod, t))
-                if rec.ended == "server_restart":
-                    s.restart_end[rec.stod] = max(t, s.restart_end.get(rec.stod, t))
-        if rec.stod is not None:
-            s.stods.add(rec.stod)
-        if rec.rw and rec.write_bytes == 0 and rec.protocol.startswith("http") and rec.end_time is not None:
-            out.puts.append((start, end, host, site_of.get(host, rec.site)))  # end is the record's end_time here
+    out.take_counters(counters, site_of, model)
+    out.take_records(records, site_of, set(out.nic) if peer_hosts is None else peer_hosts)
     return out.canonical()
 
 

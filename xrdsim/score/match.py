@@ -138,10 +138,10 @@ class Matching:
 class _Index:
     """Unmatched truth transfers by exact key and by (server, lfn)."""
 
-    def __init__(self, truth: Iterable[TransferRow]) -> None:
+    def __init__(self, truth: Iterable[TransferRow], hosts: Mapping[str, str] | None = None) -> None:
         self.by_key: dict[tuple, list[TransferRow]] = defaultdict(list)
         self.by_path: dict[tuple[str, str], list[TransferRow]] = defaultdict(list)
-        self.hosts: dict[str, str] = {}
+        self.hosts: dict[str, str] = dict(hosts or {})
         self.taken: set[int] = set()
         for row in sorted(truth, key=lambda r: r.open_time):
             self.by_key[(row.server, row.stod, row.file_dictid)].append(row)
@@ -176,9 +176,12 @@ class _Index:
         return best, bool(near)
 
 
-def match(truth: Iterable[TransferRow], records: Iterable[Rec], window_s: float = WINDOW_S) -> Matching:
-    """Pair every record with at most one truth transfer (dictid key first, then path)."""
-    index = _Index(truth)
+def match(truth: Iterable[TransferRow], records: Iterable[Rec], window_s: float = WINDOW_S,
+          hosts: Mapping[str, str] | None = None) -> Matching:
+    """Pair every record with at most one truth transfer (dictid key first, then path);
+    ``hosts`` (server name or IP → name) names servers besides those of ``truth`` (a part
+    of a run matched apart: the servers of its earlier rows)."""
+    index = _Index(truth, hosts)
     out = Matching()
     pending: list[tuple[Rec, str, bool]] = []
     for rec in records:

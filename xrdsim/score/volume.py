@@ -68,6 +68,24 @@ class Bins:
             lo, hi = max(start, self.t0 + k * self.width_s), min(end, self.t0 + (k + 1) * self.width_s)
             row[k] += rate * max(hi - lo, 0.0)
 
+    def spread_whole(self, row: list[int], start: float, end: float, amount: int) -> None:
+        """``spread`` in whole bytes: each bin gets its share of ``amount`` rounded so that the
+        shares add up to ``amount`` exactly. Integer cells add up alike in any order, so a row
+        filled from records in any order (a run streamed in rounds, or cut into shards) is the
+        same row."""
+        t_end = self.t0 + self.count * self.width_s
+        start = min(max(start, self.t0), t_end)
+        end = min(max(end, start), t_end)
+        if end - start < 1e-9:
+            row[self.index(start)] += amount
+            return
+        span, given = end - start, 0
+        last = self.index(end)
+        for k in range(self.index(start), last + 1):
+            upto = amount if k == last else round(amount * (min(end, self.t0 + (k + 1) * self.width_s) - start) / span)
+            row[k] += upto - given
+            given = upto
+
 
 @dataclass(slots=True)
 class VolumeSeries:

@@ -283,6 +283,21 @@ class SimRun:
         """SimPy events scheduled so far, over every site."""
         return sum(next(c.env._eid) - 1 for c in self.ctxs)
 
+    def open_transfers(self) -> Iterator[tuple[str, int, int, str, float]]:
+        """(server, stod, file dictid, path, open time on the server's wire clock) of every
+        transfer open now on the data servers simulated here: the truth rows still to come."""
+        for ctx in self.ctxs:
+            for srv in ctx.servers:
+                base = srv.wire_base()
+                for conn in srv.conns.values():
+                    for x in conn.transfers.values():
+                        yield srv.name, x.stod, x.mf.file_id, x.lfn, base + x.t_open
+
+    @property
+    def max_skew_s(self) -> float:
+        """The largest clock skew of a data server simulated here, now."""
+        return max((abs(srv.skew_s) for srv in self.servers), default=0.0)
+
     # ------------------------------------------------------------ running
 
     def _setup(self, carried: bool) -> list[RunContext]:
