@@ -7,7 +7,8 @@ site-day with what it implies for a month of 170 sites.
 Each run is ``xrdsim run``'s path (simulate, collect in process, score; no report files) in a
 child process of its own, so its peak RSS is its own (``ru_maxrss`` of the child): once as
 one run, once cut into ``--shards`` shards run in turn (``xrdsim run --shards K``; default
-one per site), which holds one shard's truth and records at a time.
+one per site; ``--shards 1`` is the whole run as one streamed shard), which holds a horizon of
+one shard's truth and records at a time (docs/scale.md, "Streaming inside a shard").
 """
 
 from __future__ import annotations

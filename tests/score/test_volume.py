@@ -80,3 +80,13 @@ def test_the_site_series_sums_its_servers_and_a_pull_counts_at_both_ends():
     # a pull from a host with no counters counts once
     alone = by_site(digest_records(recs[1:2], bins, {"h2": "S"}, [], Overhead()).series({"h2": "S"}), {"h2": "S"})
     assert sum(alone.monitored["S"]) == pytest.approx(9e7)
+
+
+def test_spread_whole_gives_whole_bytes_that_add_up_and_follow_spread():
+    bins = Bins(1000.0, 600.0, 6)
+    whole, exact = [0] * 6, [0.0] * 6
+    bins.spread_whole(whole, 1100.0, 3000.0, 1_000_003)
+    bins.spread(exact, 1100.0, 3000.0, 1_000_003)
+    assert sum(whole) == 1_000_003
+    assert all(abs(a - b) <= 1.0 for a, b in zip(whole, exact))
+    assert whole[0] > 0 and whole[3] > 0 and whole[4] == whole[5] == 0

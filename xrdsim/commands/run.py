@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "processes (same scores as one process; in-process collector only)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="shard the run over the running dask.distributed cluster at ADDRESS")
     p.add_argument("--shards", type=int, metavar="K", help="cut the run into K shards of sites (same scores as one run); alone: "
-                   "one after another in this process, holding one shard's truth and records at a time; with --workers/"
+                   "one after another in this process, each streamed (a horizon of one shard's rows and records held; K=1: the whole run streamed); with --workers/"
                    "--scheduler: the tasks (default 4 per worker)")
     p.add_argument("--progress", action="store_true", help="progress on stderr even when it is not a terminal")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no table; only failures and the exit status")

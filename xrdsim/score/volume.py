@@ -54,12 +54,15 @@ class Bins:
         """The bin holding ``t`` (times outside go to the first or last bin)."""
         return min(max(int((t - self.t0) // self.width_s), 0), self.count - 1)
 
+    def _clip(self, start: float, end: float) -> tuple[float, float]:
+        t_end = self.t0 + self.count * self.width_s
+        start = min(max(start, self.t0), t_end)
+        return start, min(max(end, start), t_end)
+
     def spread(self, row: list[float], start: float, end: float, amount: float) -> None:
         """Add ``amount`` to ``row`` uniformly over [start, end] clipped to the bins (all of it
         in one bin when the span is empty)."""
-        t_end = self.t0 + self.count * self.width_s
-        start = min(max(start, self.t0), t_end)
-        end = min(max(end, start), t_end)
+        start, end = self._clip(start, end)
         if end - start < 1e-9:
             row[self.index(start)] += amount
             return
@@ -73,9 +76,7 @@ class Bins:
         shares add up to ``amount`` exactly. Integer cells add up alike in any order, so a row
         filled from records in any order (a run streamed in rounds, or cut into shards) is the
         same row."""
-        t_end = self.t0 + self.count * self.width_s
-        start = min(max(start, self.t0), t_end)
-        end = min(max(end, start), t_end)
+        start, end = self._clip(start, end)
         if end - start < 1e-9:
             row[self.index(start)] += amount
             return
