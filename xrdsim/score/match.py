@@ -119,6 +119,12 @@ def record_key(r: Rec) -> tuple:
             r.start_time if r.start_time is not None else -1.0)
 
 
+def server_of(rec: Rec, hosts: Mapping[str, str]) -> str:
+    """The truth's name of a record's server: its host name or its IP as ``hosts`` (server
+    name or IP → name) knows them, else the record's own host name or IP."""
+    return hosts.get(rec.server_host) or hosts.get(rec.server_ip) or rec.server_host or rec.server_ip
+
+
 def truth_bytes(row: TransferRow) -> int:
     """The bytes a record should report for ``row``: read + readv + write."""
     return row.read_bytes + row.readv_bytes + row.write_bytes
@@ -151,7 +157,7 @@ class _Index:
 
     def host(self, rec: Rec) -> str:
         """The truth's name of a record's server (host name, else by IP)."""
-        return self.hosts.get(rec.server_host) or self.hosts.get(rec.server_ip) or rec.server_host or rec.server_ip
+        return server_of(rec, self.hosts)
 
     def by_dictid(self, rec: Rec, host: str) -> tuple[TransferRow | None, bool]:
         """(the first untaken transfer with the record's exact key, whether the key exists)."""
@@ -207,4 +213,4 @@ def match(truth: Iterable[TransferRow], records: Iterable[Rec], window_s: float 
     return out
 
 
-__all__ = ["WINDOW_S", "Matching", "Rec", "match", "record_key", "stod_of", "to_rec", "truth_bytes"]
+__all__ = ["WINDOW_S", "Matching", "Rec", "match", "record_key", "server_of", "stod_of", "to_rec", "truth_bytes"]

@@ -38,9 +38,8 @@ from dataclasses import dataclass, field
 
 from xrdsim.score.causes import explain, restart_cut
 from xrdsim.score.digest import RecordDigest
-from xrdsim.score.loss import datagram_counts
-from xrdsim.score.match import WINDOW_S, Matching, Rec, match, record_key
-from xrdsim.score.tally import MAX_PAIRS_KEPT, TransferTally, record_host, tally_matching
+from xrdsim.score.match import WINDOW_S, Matching, Rec, match, record_key, server_of
+from xrdsim.score.tally import MAX_PAIRS_KEPT, TransferTally, datagram_tally, record_host, tally_matching
 from xrdsim.score.volume import Bins, Overhead
 from xrdsim.sim import CounterRow, DatagramRow, FaultRow, TransferRow
 
@@ -180,14 +179,8 @@ class StreamTally:
     def add_datagrams(self, rows: Iterable[DatagramRow]) -> None:
         """Datagram rows with their fates: counted per (server, group), the lost ones kept."""
         rows = list(rows)
-        sent, lost = datagram_counts(rows)
-        for mine, theirs in ((self.tally.sent, sent), (self.tally.lost, lost)):
-            for key, n in theirs.items():
-                mine[key] = mine.get(key, 0) + n
-        self.tally.datagrams += len(rows)
-        gone = [d for d in rows if d.fate == "lost"]
-        self.lost.extend(gone)
-        self.tally.f_lost.extend(d for d in gone if d.code == "f")
+        self.tally.add(datagram_tally(rows))
+        self.lost.extend(d for d in rows if d.fate == "lost")
 
     def add_records(self, records: Iterable[Rec]) -> None:
         """Records as the collector emitted them since the last round: a record id seen before
@@ -210,9 +203,9 @@ class StreamTally:
         """Join a record's slot with every row it can touch (its key, its path in the window);
         a new revision or a new name of its server only adds joins."""
         slot = self.slots[rid]
-        rec, w, h = slot.rec, self.window_s, self.hosts
-        host = h.get(rec.server_host) or h.get(rec.server_ip) or rec.server_host or rec.server_ip
-        if not rec.server_host and rec.server_ip not in h:
+        rec, w = slot.rec, self.window_s
+        host = server_of(rec, self.hosts)
+        if not rec.server_host and rec.server_ip not in self.hosts:
             self.unnamed[rec.server_ip].append(rid)
         if rec.file_dictid is not None:
             key = (host, rec.stod, rec.file_dictid)
@@ -277,9 +270,8 @@ class StreamTally:
         """Settle everything (the run is over) and return the tally and the digest, with the
         NIC payload of the host ``counters``."""
         self.settle(float("inf"), NOTHING_OPEN)
-        extra = [r for r, _ in self.extra]
-        self._add(Matching(spurious=extra, duplicated=[r for r, d in self.extra if d]))
-        self.tally.duplicates = sum(d for _, d in self.extra)
+        dups = [r for r, d in self.extra if d]
+        self._add(Matching(spurious=[r for r, _ in self.extra], duplicates=len(dups), duplicated=dups))
         self.tally.site_of, self.tally.ip_hosts = dict(self.site_of), dict(self.ip_hosts)
         self.digest.take_counters(counters, self.site_of, model)
         return self.tally.canonical(), self.digest.canonical()

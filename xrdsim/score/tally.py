@@ -221,10 +221,18 @@ def tally_transfers(transfers: list[TransferRow], records: list[Rec], datagrams:
     out = tally_matching(m, site_of, ip_hosts)
     out.restart_ended, out.restart_cut = restart_cut(m, faults)
     out.misses = explain(m, datagrams, faults, t0)
-    out.sent, out.lost = datagram_counts(datagrams)
-    out.f_lost = [d for d in datagrams if d.fate == "lost" and d.code == "f"]
-    out.datagrams = len(datagrams)
+    out.add(datagram_tally(datagrams))
     return out.canonical()
 
 
-__all__ = ["MAX_PAIRS_KEPT", "SiteTally", "TransferTally", "record_host", "site_map", "tally_matching", "tally_transfers"]
+def datagram_tally(datagrams: list[DatagramRow]) -> TransferTally:
+    """The datagram side of a tally alone: datagrams sent and lost per (server, counter
+    group), the f-stream datagrams the path lost, how many there were."""
+    out = TransferTally()
+    out.sent, out.lost = datagram_counts(datagrams)
+    out.f_lost = [d for d in datagrams if d.fate == "lost" and d.code == "f"]
+    out.datagrams = len(datagrams)
+    return out
+
+
+__all__ = ["MAX_PAIRS_KEPT", "SiteTally", "TransferTally", "datagram_tally", "record_host", "site_map", "tally_matching", "tally_transfers"]
