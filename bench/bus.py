@@ -11,7 +11,6 @@ restart (goal: every one).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import signal
 import subprocess
 import sys

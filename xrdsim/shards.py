@@ -43,7 +43,7 @@ from xrdsim.score.tally import record_host
 from xrdsim.sim.plan import RunPlan, fault_rows
 from xrdsim.sim.run import SimRun, summed
 from xrdsim.sim.truth import TABLES, Truth
-from xrdsim.sim.uplinks import UplinkPart, UplinkSum
+from xrdsim.sim.uplinks import PackedParts, UplinkSum
 
 
 def shard_ranges(sites: int, shards: int) -> list[range]:
@@ -68,7 +68,7 @@ class ShardResult:
     sites: range
     tables: dict[str, list]
     marks: list[dict[str, int]]
-    uplink_parts: list[list[UplinkPart]]
+    uplink_parts: list[PackedParts]
     collected: Collected
     report: CollectorReport
     stats: Counter
@@ -145,7 +145,7 @@ def run_shard(scenario: Scenario, sites: range, keep_truth: bool = False, plan: 
         start = time.perf_counter()
         rounds.take(got)
         held = {"rounds": rounds.tally.rounds, "peak": rounds.tally.peak_held, "of": truth.totals["transfers"] + got.record_count}
-        tally, digest = rounds.tally.finish(truth.counters, nic_overhead(scenario))
+        tally, digest = rounds.tally.finish(nic_overhead(scenario))
         clock.add("tally", time.perf_counter() - start)
     report, got.collector_report = got.collector_report, None
     tables = {t: getattr(truth, t) if keep_truth or t not in SCORED_APART else [] for t in TABLES}
@@ -186,8 +186,10 @@ class Rounds:
         truth = self.sim.truth
         self.tally.add_rows(truth.transfers)
         self.tally.add_datagrams(truth.datagrams)
+        self.tally.add_counters(truth.counters)
         truth.transfers.clear()  # in place: the truth appends to these lists
         truth.datagrams.clear()
+        truth.counters.clear()
         self.tally.add_records(got.records)
         got.left_behind += len(got.records)
         got.records.clear()

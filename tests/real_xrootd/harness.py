@@ -12,14 +12,12 @@ import math
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from collector import Collector, CollectorConfig, Ended, TransferRecord, current_records
 from collector.run import run_live

@@ -104,7 +104,7 @@ def test_a_record_of_a_transfer_still_open_waits_for_its_row(make_truth, make_re
     assert st.held == 2  # closed less than a horizon ago: a later revision may still come
     st.settle(7000.0, NOTHING_OPEN)
     assert st.held == 0
-    tally, _ = st.finish([])
+    tally, _ = st.finish()
     assert tally.total.pairs == 1 and tally.total.spurious == 0 and tally.total.missed == 0
 
 
@@ -118,7 +118,7 @@ def test_a_later_revision_replaces_the_record_at_the_place_of_the_first(make_tru
     assert st.held == 2  # revised 200 s ago: within the horizon
     st.settle(2000.0, NOTHING_OPEN)
     assert st.held == 0
-    tally, digest = st.finish([])
+    tally, digest = st.finish()
     assert tally.exact == 1 and digest.records == 1 and tally.total.recorded_bytes == 80
 
 

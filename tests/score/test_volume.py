@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xrdsim.score import Bins, Overhead, Rec
 from xrdsim.score.digest import digest_records
-from xrdsim.score.volume import at, by_site, host_payload, unwrap
+from xrdsim.score.volume import HostCounters, at, by_site, host_payload, unwrap
 from xrdsim.sim import CounterRow
 
 
@@ -90,3 +94,30 @@ def test_spread_whole_gives_whole_bytes_that_add_up_and_follow_spread():
     assert sum(whole) == 1_000_003
     assert all(abs(a - b) <= 1.0 for a, b in zip(whole, exact))
     assert whole[0] > 0 and whole[3] > 0 and whole[4] == whole[5] == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 50.0), st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.integers(0, 10**6)),
+                min_size=1, max_size=30),
+       st.lists(st.integers(0, 30), max_size=4))
+def test_counters_read_in_rounds_are_the_counters_read_at_once(steps, cuts):
+    """``HostCounters`` fed a host's rows in rounds (as a streamed shard does) gives the
+    payload ``host_payload`` gives from all of them at once, wraps and resets included."""
+    t, rows = 0.0, []
+    for dt, tx, rx, mon in steps:
+        t += dt
+        rows.append(counter(t, "h", tx, rx, mon))
+    bins, model = Bins(5.0, 20.0, 6), Overhead()
+    series = HostCounters(bins)
+    bounds = sorted({0, len(rows), *(min(c, len(rows)) for c in cuts)})
+    for a, b in pairwise(bounds):
+        for row in rows[a:b]:
+            series.add(row)
+    assert series.payload(model) == host_payload(rows, bins, model)
+
+
+def test_counters_out_of_time_order_are_refused():
+    series = HostCounters(Bins(0.0, 60.0, 2))
+    series.add(counter(60.0, "h", 10, 10))
+    with pytest.raises(ValueError, match="after one at 60.0"):
+        series.add(counter(30.0, "h", 20, 20))

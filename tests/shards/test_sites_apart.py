@@ -123,3 +123,14 @@ def test_the_same_seed_gives_the_same_plan():
     a, b = RunPlan(CFG), RunPlan(dataclasses.replace(CFG))
     assert a.tpc == b.tpc and a.faults == b.faults
     assert sum(len(v) for v in a.tpc.values()) > 20
+
+
+def test_a_shards_ghosts_keep_no_monitoring(cfg):
+    """A ghost (the other site's server of a copy) runs no timers and its own site sends
+    its monitoring: it buffers no f records and no datagrams, however long the run."""
+    shard = SimRun(cfg, sites=[0])
+    for _ in shard.datagrams():
+        pass
+    ghosts = [g for ctx in shard.ctxs for g in ctx.ghosts.values()]
+    assert ghosts and sum(g.sessions for g in ghosts) > 0  # they served copies
+    assert all(not g.monitor.fbuf and not g.monitor.out for g in ghosts)

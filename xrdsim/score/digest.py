@@ -20,7 +20,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from xrdsim.score.match import Rec
-from xrdsim.score.volume import Bins, Overhead, VolumeSeries, host_payload
+from xrdsim.score.volume import Bins, HostCounters, Overhead, VolumeSeries, host_payload
 from xrdsim.sim import CounterRow
 
 #: Record endings whose times are the server's own close (their lag tells its clock).
@@ -79,13 +79,20 @@ class RecordDigest:
 
     def take_counters(self, counters: Iterable[CounterRow], site_of: Mapping[str, str], model: Overhead | None = None) -> None:
         """The NIC payload per bin of every host of ``site_of`` among the host ``counters``
-        (a host's whole run of rows at once: its counters are inverted in one pass)."""
+        (a host's whole run of rows at once, in any order)."""
         by_host: dict[str, list[CounterRow]] = {}
         for row in counters:
             if row.kind == "host" and row.name in site_of:
                 by_host.setdefault(row.name, []).append(row)
         for host, rows in by_host.items():
             self.nic[host] = host_payload(rows, self.bins, model or Overhead())
+
+    def take_read(self, counters: Mapping[str, HostCounters], site_of: Mapping[str, str], model: Overhead | None = None) -> None:
+        """``take_counters`` from counters already read at the bin edges (a run streamed in
+        rounds: ``StreamTally.add_counters``)."""
+        for host, series in counters.items():
+            if host in site_of:
+                self.nic[host] = series.payload(model or Overhead())
 
     def take_records(self, records: Iterable[tuple[Rec, str]], site_of: Mapping[str, str], peer_hosts: Collection[str]) -> None:
         """Digest ``records`` ((record, truth host) pairs, in any order): ``site_of`` maps the

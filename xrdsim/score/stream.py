@@ -9,7 +9,8 @@ rows of its (server, path) within the fallback window, rows of one path within t
 of each other — and adds up the groups where nothing can join any more. The rest waits for
 the next round. Memory then depends on how much is open and on the horizon, not on how long
 the run is: about three floats per transfer stay (its time errors), plus the misses, the lost
-datagrams, the records no transfer matches and the host counter rows.
+datagrams and the records no transfer matches. Host counter rows are read at the bin edges
+as they come (``volume.HostCounters``) and not kept.
 
 A group is settled when, ``now`` being the collector's time and ``horizon_s`` the longest a
 record of a transfer (any revision of it) can come after the transfer's close:
@@ -40,7 +41,7 @@ from xrdsim.score.causes import explain, restart_cut
 from xrdsim.score.digest import RecordDigest
 from xrdsim.score.match import WINDOW_S, Matching, Rec, match, record_key, server_of
 from xrdsim.score.tally import MAX_PAIRS_KEPT, TransferTally, datagram_tally, record_host, tally_matching
-from xrdsim.score.volume import Bins, Overhead
+from xrdsim.score.volume import Bins, HostCounters, Overhead
 from xrdsim.sim import CounterRow, DatagramRow, FaultRow, TransferRow
 
 
@@ -128,16 +129,19 @@ class StreamTally:
         self.rows: dict[int, _Row] = {}  # in the truth's order
         self.slots: dict[object, _Slot] = {}  # record id → slot, in the order of their first records
         self.groups = _Groups()
-        self.rows_by_key: dict[tuple, list[int]] = defaultdict(list)
-        self.rows_by_path: dict[tuple[str, str], list[int]] = defaultdict(list)
-        self.slots_by_key: dict[tuple, list[object]] = defaultdict(list)
-        self.slots_by_path: dict[tuple[str, str], list[object]] = defaultdict(list)
+        # The indexes hold their members as dict keys: ordered, and each leaves in one step.
+        self.rows_by_key: dict[tuple, dict[int, None]] = defaultdict(dict)
+        self.rows_by_path: dict[tuple[str, str], dict[int, None]] = defaultdict(dict)
+        self.slots_by_key: dict[tuple, dict[object, None]] = defaultdict(dict)
+        self.slots_by_path: dict[tuple[str, str], dict[object, None]] = defaultdict(dict)
         self.unnamed: dict[str, list[object]] = defaultdict(list)  # server ip → records naming no known server
         self.lost: list[DatagramRow] = []  # every datagram the path lost (the causes of misses)
+        self.counters: dict[str, HostCounters] = {}  # host → its NIC counters read at the bin edges so far
         self.site_of: dict[str, str] = {}
         self.ip_hosts: dict[str, str] = {}
         self.hosts: dict[str, str] = {}  # server name or ip → name, as ``match`` resolves a record's server
         self.tally = TransferTally()
+        self.pairs: list[tuple[int, int, int]] = []  # a max-heap of (−key, truth bytes, recorded bytes)
         self.digest = RecordDigest(bins)
         self.extra: list[tuple[Rec, bool]] = []  # settled records no transfer matched (duplicate?)
         self.rounds = 0
@@ -151,36 +155,50 @@ class StreamTally:
 
     def add_rows(self, rows: Iterable[TransferRow]) -> None:
         """Truth transfers, in the truth's order."""
+        w2 = 2 * self.window_s
         w = self.window_s
+        site_of, ip_hosts, hosts, held, slots = self.site_of, self.ip_hosts, self.hosts, self.rows, self.slots
+        rows_by_key, rows_by_path, slots_by_key, slots_by_path = self.rows_by_key, self.rows_by_path, self.slots_by_key, self.slots_by_path
+        new, join = self.groups.new, self.groups.join
         for row in rows:
-            self.site_of[row.server] = row.site
-            self.ip_hosts[row.server_ip] = row.server
-            if row.server_ip not in self.hosts:
-                self.hosts[row.server_ip] = row.server
+            server, t = row.server, row.open_time
+            site_of[server] = row.site
+            ip_hosts[row.server_ip] = server
+            if row.server_ip not in hosts:
+                hosts[row.server_ip] = server
                 for rid in self.unnamed.pop(row.server_ip, ()):  # their server has a name now
-                    if rid in self.slots:
+                    if rid in slots:
                         self._link(rid)
-            self.hosts[row.server] = row.server
-            node = self.groups.new()
-            key, path = (row.server, row.stod, row.file_dictid), (row.server, row.lfn)
-            self.rows[node] = _Row(node, row, key, path)
-            for rid in self.slots_by_key.get(key, ()):
-                self.groups.join(node, self.slots[rid].node)
-            for rid in self.slots_by_path.get(path, ()):
-                start = self.slots[rid].start
-                if start is None or abs(start - row.open_time) <= w:
-                    self.groups.join(node, self.slots[rid].node)
-            for other in self.rows_by_path.get(path, ()):
-                if abs(self.rows[other].row.open_time - row.open_time) <= 2 * w:
-                    self.groups.join(node, other)
-            self.rows_by_key[key].append(node)
-            self.rows_by_path[path].append(node)
+            hosts[server] = server
+            node = new()
+            key, path = (server, row.stod, row.file_dictid), (server, row.lfn)
+            held[node] = _Row(node, row, key, path)
+            for rid in slots_by_key.get(key, ()):
+                join(node, slots[rid].node)
+            for rid in slots_by_path.get(path, ()):
+                slot = slots[rid]
+                if slot.start is None or abs(slot.start - t) <= w:
+                    join(node, slot.node)
+            for other in rows_by_path.get(path, ()):
+                if abs(held[other].row.open_time - t) <= w2:
+                    join(node, other)
+            rows_by_key[key][node] = None
+            rows_by_path[path][node] = None
 
     def add_datagrams(self, rows: Iterable[DatagramRow]) -> None:
         """Datagram rows with their fates: counted per (server, group), the lost ones kept."""
         rows = list(rows)
         self.tally.add(datagram_tally(rows))
         self.lost.extend(d for d in rows if d.fate == "lost")
+
+    def add_counters(self, rows: Iterable[CounterRow]) -> None:
+        """Host counter rows, in time order: read at the bin edges as they come, not kept."""
+        for row in rows:
+            if row.kind == "host":
+                series = self.counters.get(row.name)
+                if series is None:
+                    series = self.counters[row.name] = HostCounters(self.bins)
+                series.add(row)
 
     def add_records(self, records: Iterable[Rec]) -> None:
         """Records as the collector emitted them since the last round: a record id seen before
@@ -210,15 +228,18 @@ class StreamTally:
         if rec.file_dictid is not None:
             key = (host, rec.stod, rec.file_dictid)
             if key != slot.key:
+                _unlist(self.slots_by_key, slot.key, rid)
                 slot.key = key
-                self.slots_by_key[key].append(rid)
+                self.slots_by_key[key][rid] = None
                 for node in self.rows_by_key.get(key, ()):
                     self.groups.join(slot.node, node)
         if rec.file_lfn:
             path, start = (host, rec.file_lfn), rec.start_time if rec.start_time is not None else rec.end_time
             if (path, start) != (slot.path, slot.start):
+                if path != slot.path:
+                    _unlist(self.slots_by_path, slot.path, rid)
                 slot.path, slot.start = path, start
-                self.slots_by_path[path].append(rid)
+                self.slots_by_path[path][rid] = None
                 for node in self.rows_by_path.get(path, ()):
                     if start is None or abs(self.rows[node].row.open_time - start) <= w:
                         self.groups.join(slot.node, node)
@@ -250,9 +271,8 @@ class StreamTally:
             _unlist(self.rows_by_path, r.path, r.node)
         for rid, s in slots:
             del self.slots[rid]
-            for index, key in ((self.slots_by_key, s.key), (self.slots_by_path, s.path)):
-                if key is not None:
-                    _unlist(index, key, rid)
+            _unlist(self.slots_by_key, s.key, rid)
+            _unlist(self.slots_by_path, s.path, rid)
         self.groups.drop([r.node for r in rows] + [s.node for _, s in slots])
 
     def _add(self, part: Matching) -> None:
@@ -261,29 +281,36 @@ class StreamTally:
         got = tally_matching(part, self.site_of, self.ip_hosts)
         got.restart_ended, got.restart_cut = restart_cut(part, self.faults)
         got.misses = explain(part, self.lost, self.faults, self.t0)
+        pairs, got.byte_pairs = got.byte_pairs, []
         self.tally.add(got)
-        self.tally.byte_pairs = heapq.nsmallest(MAX_PAIRS_KEPT, self.tally.byte_pairs)
+        heap = self.pairs  # the byte-pair sample kept at its bound: the smallest keys so far
+        for key, true, recorded in pairs:
+            if len(heap) < MAX_PAIRS_KEPT:
+                heapq.heappush(heap, (-key, true, recorded))
+            elif key < -heap[0][0]:
+                heapq.heapreplace(heap, (-key, true, recorded))
         recs = [r for _, r in part.pairs] + list(part.spurious)
         self.digest.take_records(((r, record_host(r, self.ip_hosts)) for r in recs), self.site_of, self.peer_hosts)
 
-    def finish(self, counters: Iterable[CounterRow], model: Overhead | None = None) -> tuple[TransferTally, RecordDigest]:
+    def finish(self, model: Overhead | None = None) -> tuple[TransferTally, RecordDigest]:
         """Settle everything (the run is over) and return the tally and the digest, with the
-        NIC payload of the host ``counters``."""
+        NIC payload of the host counters (``add_counters``)."""
         self.settle(float("inf"), NOTHING_OPEN)
         dups = [r for r, d in self.extra if d]
         self._add(Matching(spurious=[r for r, _ in self.extra], duplicates=len(dups), duplicated=dups))
         self.tally.site_of, self.tally.ip_hosts = dict(self.site_of), dict(self.ip_hosts)
-        self.digest.take_counters(counters, self.site_of, model)
+        self.tally.byte_pairs = [(-key, true, recorded) for key, true, recorded in self.pairs]
+        self.digest.take_read(self.counters, self.site_of, model)
         return self.tally.canonical(), self.digest.canonical()
 
 
 def _unlist(index: dict, key: object, item: object) -> None:
-    """Take every ``item`` out of ``index[key]`` (the key goes with its last item)."""
-    left = [x for x in index.get(key, ()) if x != item]
-    if left:
-        index[key] = left
-    else:
-        index.pop(key, None)
+    """Take ``item`` out of ``index[key]`` (the key goes with its last item)."""
+    members = index.get(key)
+    if members is not None:
+        members.pop(item, None)
+        if not members:
+            del index[key]
 
 
 __all__ = ["NOTHING_OPEN", "OpenTransfers", "StreamTally"]

@@ -102,16 +102,31 @@ class VolumeSeries:
         return sorted(self.nic)
 
 
-def unwrap(values: list[int]) -> list[int]:
-    """A cumulative counter made monotone: a drop is a 32-bit wrap when the counter was past
-    2³¹ (and fits in 32 bits), else a reset to 0 (reboot)."""
-    out, offset, prev = [], 0, None
-    for v in values:
+class Unwrapped:
+    """A cumulative counter made monotone as its readings come: a drop is a 32-bit wrap when
+    the counter was past 2³¹ (and fits in 32 bits), else a reset to 0 (reboot)."""
+
+    __slots__ = ("offset", "prev")
+
+    def __init__(self) -> None:
+        self.offset, self.prev = 0, None
+
+    def __call__(self, v: int) -> int:
+        prev = self.prev
         if prev is not None and v < prev:
-            offset += WRAP32 if WRAP32 // 2 <= prev < WRAP32 else prev
-        out.append(v + offset)
-        prev = v
-    return out
+            self.offset += WRAP32 if WRAP32 // 2 <= prev < WRAP32 else prev
+        self.prev = v
+        return v + self.offset
+
+
+def unwrap(values: list[int]) -> list[int]:
+    """A cumulative counter made monotone (``Unwrapped``, over a whole series)."""
+    step = Unwrapped()
+    return [step(v) for v in values]
+
+
+def _between(t0: float, v0: int, t1: float, v1: int, t: float) -> float:
+    return v0 + (v1 - v0) * (t - t0) / (t1 - t0)
 
 
 def at(times: list[float], values: list[int], t: float) -> float:
@@ -121,22 +136,58 @@ def at(times: list[float], values: list[int], t: float) -> float:
         return float(values[0])
     if k == len(times):
         return float(values[-1])
-    t0, t1 = times[k - 1], times[k]
-    return values[k - 1] + (values[k] - values[k - 1]) * (t - t0) / (t1 - t0)
+    return _between(times[k - 1], values[k - 1], times[k], values[k], t)
+
+
+class HostCounters:
+    """One host's NIC counters read at the bin edges as its rows come, in time order: an
+    edge is read (interpolated, as ``at``) as soon as a row past it arrives, so the rows
+    need not be kept and a run streamed in rounds holds a few numbers per host and edge."""
+
+    __slots__ = ("edges", "cum", "last", "tx", "rx", "mon")
+
+    def __init__(self, bins: Bins) -> None:
+        self.edges = bins.edges()
+        self.cum: list[tuple[float, float]] = []  # (sent − monitoring, received) at the edges read so far
+        self.last: tuple[float, int, int, int] | None = None  # (t, tx, rx, monitoring), unwrapped
+        self.tx, self.rx, self.mon = Unwrapped(), Unwrapped(), Unwrapped()
+
+    def add(self, row: CounterRow) -> None:
+        """The next row of this host (rows come in time order)."""
+        t, last, edges, cum = row.t, self.last, self.edges, self.cum
+        if last is not None and t < last[0]:
+            raise ValueError(f"host {row.name}: counter row at {t} after one at {last[0]}")
+        tx, rx, mon = self.tx(row.tx_bytes), self.rx(row.rx_bytes), self.mon(row.monitoring_bytes)
+        k = len(cum)
+        while k < len(edges) and edges[k] < t:
+            e = edges[k]
+            if last is None:  # edges before the first row: held at its values
+                cum.append((float(tx) - float(mon), float(rx)))
+            else:
+                t0, tx0, rx0, mon0 = last
+                cum.append((_between(t0, tx0, t, tx, e) - _between(t0, mon0, t, mon, e), _between(t0, rx0, t, rx, e)))
+            k += 1
+        self.last = (t, tx, rx, mon)
+
+    def payload(self, model: Overhead) -> list[float]:
+        """Payload bytes (sent + received) per bin, monitoring UDP removed; edges past the
+        last row are held at its values."""
+        assert self.last is not None
+        _, tx, rx, mon = self.last
+        cum = self.cum + [(float(tx) - float(mon), float(rx))] * (len(self.edges) - len(self.cum))
+        out = []
+        for (tx0, rx0), (tx1, rx1) in pairwise(cum):
+            sent, received = model.payload(tx1 - tx0, rx1 - rx0)
+            out.append(sent + received)
+        return out
 
 
 def host_payload(rows: list[CounterRow], bins: Bins, model: Overhead) -> list[float]:
     """Payload bytes (sent + received) per bin of one host's counters, monitoring UDP removed."""
-    rows = sorted(rows, key=lambda r: r.t)
-    times = [r.t for r in rows]
-    tx, rx, mon = (unwrap([getattr(r, n) for r in rows]) for n in ("tx_bytes", "rx_bytes", "monitoring_bytes"))
-    edges = bins.edges()
-    cum = [(at(times, tx, e) - at(times, mon, e), at(times, rx, e)) for e in edges]
-    out = []
-    for (tx0, rx0), (tx1, rx1) in pairwise(cum):
-        sent, received = model.payload(tx1 - tx0, rx1 - rx0)
-        out.append(sent + received)
-    return out
+    series = HostCounters(bins)
+    for row in sorted(rows, key=lambda r: r.t):
+        series.add(row)
+    return series.payload(model)
 
 
 def by_site(servers: VolumeSeries, site_of: Mapping[str, str]) -> VolumeSeries:
@@ -160,4 +211,4 @@ def cell_agreement(m: float, n: float) -> float:
     return math.nan if top < RATIO_FLOOR_BYTES else 1.0 - abs(m - n) / top
 
 
-__all__ = ["RATIO_FLOOR_BYTES", "Bins", "Overhead", "VolumeSeries", "at", "by_site", "cell_agreement", "host_payload", "unwrap"]
+__all__ = ["Bins", "HostCounters", "Overhead", "RATIO_FLOOR_BYTES", "Unwrapped", "VolumeSeries", "at", "by_site", "cell_agreement", "host_payload", "unwrap"]

@@ -39,7 +39,7 @@ from xrdsim.sim.server import Server, Transfer
 from xrdsim.sim.sockets import NullOutbox, Outbox
 from xrdsim.sim.truth import CounterRow, Truth
 from xrdsim.sim.script import scripted_sessions, tpc_arrivals
-from xrdsim.sim.uplinks import UplinkPart, UplinkSum
+from xrdsim.sim.uplinks import PackedParts, UplinkPart, UplinkSum
 from xrdsim.sim.workload import JobMaker, arrivals, scripted
 
 #: Bits of a site-local id (transfer, datagram) below the site index: ids stay unique
@@ -102,8 +102,7 @@ class RunContext:
         ghost = self.ghosts.get((site, index))
         if ghost is None:
             spec = self.plan.spec(site, index)
-            ghost = Server(spec, self.world.sites[site], self.ghost_ctx, self.rng(f"ghost:{spec.host.name}"))
-            ghost.ghost = True
+            ghost = Server(spec, self.world.sites[site], self.ghost_ctx, self.rng(f"ghost:{spec.host.name}"), ghost=True)
             self.faults.haunt(ghost)
             self.ghosts[(site, index)] = ghost
         return ghost
@@ -237,7 +236,7 @@ class SimRun:
         self.sites = None if sites is None else sorted(set(sites))
         self.ctxs: list[RunContext] = []
         self.paths: list[Path] = []
-        self.uplink_parts: list[list[UplinkPart]] = []  # per chunk, for a shard
+        self.uplink_parts: list[PackedParts] = []  # per chunk, for a shard
         self.marks: list[dict[str, int]] = []
         self._sums: UplinkSum | None = None
         self._carrying: list[list[Datagram]] = []  # per site of the chunk: what its path delivers
@@ -364,7 +363,7 @@ class SimRun:
             for row in self._sums.rows(self.config.start_time, parts):
                 self.truth.add("counters", row)
         else:
-            self.uplink_parts.append(parts)
+            self.uplink_parts.append(PackedParts.of(parts))
         self.marks.append(dict(self.truth.totals))
 
     def datagrams(self) -> Iterator[Datagram]:

@@ -8,7 +8,7 @@ and the timer processes (fstat, ident, report) of each incarnation.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterator
 
 from xrdsim.datagram import Address
@@ -82,7 +82,7 @@ class LinkTotals:
 class Server:
     """A server's state across restarts; see the module docstring."""
 
-    def __init__(self, spec: ServerSpec, site: Site, ctx: "RunContext", rng: random.Random) -> None:
+    def __init__(self, spec: ServerSpec, site: Site, ctx: "RunContext", rng: random.Random, ghost: bool = False) -> None:
         self.spec, self.site, self.ctx, self.rng = spec, site, ctx, rng
         self.name = spec.host.name
         self.octets = Octets()
@@ -98,10 +98,13 @@ class Server:
         self.src: list[Address] = [(spec.host.ip4, p) for p in ports]
         self.dst: list[Address] = [dest_address(d.host, d.port) for d in ctx.cfg.monitor.dests]
         self.new_session_ids = version_tuple(spec.version) >= (5, 6, 5)
-        self.monitor_cfg = ctx.cfg.monitor  # a config_drift restart replaces it
+        # A config_drift restart replaces it. A ghost (another site's server in a TPC,
+        # ``xrdsim.sim.run``) runs no timers and sends nothing: its own site monitors it, so
+        # it monitors to no destination (else its f buffer would only grow, never flushed).
+        self.monitor_cfg = replace(ctx.cfg.monitor, dests=[]) if ghost else ctx.cfg.monitor
         self.counts_http_puts = version_tuple(spec.version) >= HTTP_PUT_COUNTED
         self.monitor: Monitor = self._monitor(0.0)
-        self.ghost = False  # another site's server in a TPC (``xrdsim.sim.run``): no timers
+        self.ghost = ghost
 
     # ---------------------------------------------------------------- incarnations
 

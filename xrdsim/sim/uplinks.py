@@ -9,7 +9,8 @@ Integer sums: the order the parts come in does not matter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from array import array
+from dataclasses import dataclass, field
 from itertools import groupby
 from operator import attrgetter
 from typing import Iterable, Iterator
@@ -27,6 +28,43 @@ class UplinkPart:
     t: float
     site: int
     values: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class PackedParts:
+    """One chunk's uplink parts as a shard keeps and ships them: summed per (time, uplink),
+    in flat arrays (a few numbers per uplink and sample, not objects); iterating gives them
+    back as ``UplinkPart`` s. The sums are of integers, so ``UplinkSum`` gets the same rows."""
+
+    t: array = field(default_factory=lambda: array("d"))
+    site: array = field(default_factory=lambda: array("q"))
+    values: array = field(default_factory=lambda: array("q"))  # seven per part
+
+    @classmethod
+    def of(cls, parts: Iterable[UplinkPart]) -> PackedParts:
+        """The parts summed per (time, uplink), in the order each pair first came."""
+        sums: dict[tuple[float, int], list[int]] = {}
+        for p in parts:
+            cell = sums.get((p.t, p.site))
+            if cell is None:
+                sums[(p.t, p.site)] = list(p.values)
+            else:
+                for i, v in enumerate(p.values):
+                    cell[i] += v
+        out = cls()
+        for (t, site), vals in sums.items():
+            out.t.append(t)
+            out.site.append(site)
+            out.values.extend(vals)
+        return out
+
+    def __iter__(self) -> Iterator[UplinkPart]:
+        v = self.values
+        for i, (t, site) in enumerate(zip(self.t, self.site)):
+            yield UplinkPart(t, site, tuple(v[7 * i:7 * i + 7]))
+
+    def __len__(self) -> int:
+        return len(self.t)
 
 
 class UplinkSum:
@@ -50,4 +88,4 @@ class UplinkSum:
                 yield CounterRow(start_time + t, "uplink", name, *vals)
 
 
-__all__ = ["UplinkPart", "UplinkSum"]
+__all__ = ["PackedParts", "UplinkPart", "UplinkSum"]
