@@ -195,11 +195,12 @@ def run_end(scenario: Scenario, t0: float) -> float:
 
 
 def collect_inprocess(stream: Iterable[Datagram], scenario: Scenario, t0: float, clock: Clock, progress: Progress,
-                      on_flush: Callable[[float, Collected], None] | None = None) -> Collected:
+                      on_flush: Callable[[float, Collected], None] | None = None, label: str = "run") -> Collected:
     """Feed the reference collector directly, flushing at every ``FLUSH_TICK_S`` mark of
     datagram time before the first datagram past it: a server's records then come out the
     same whichever other servers share the collector (``xrdsim.shards``). ``on_flush(mark,
-    out)`` runs after each mark's flush (a streamed shard takes the records made so far)."""
+    out)`` runs after each mark's flush (a streamed shard takes the records made so far);
+    ``label`` names the run on the progress line."""
     c = Collector(scenario.collector.config)
     out = Collected()
     next_flush, t, n = t0 + FLUSH_TICK_S, t0, 0
@@ -217,7 +218,7 @@ def collect_inprocess(stream: Iterable[Datagram], scenario: Scenario, t0: float,
         n += 1
         clock.add("collect", time.perf_counter() - start)
         if n % 2000 == 0:
-            progress.show("run", t - t0, n, out.record_count)
+            progress.show(label, t - t0, n, out.record_count)
     start = time.perf_counter()
     end = max(t, run_end(scenario, t0))
     out.take(c.flush(end))

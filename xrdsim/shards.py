@@ -23,6 +23,7 @@ counts evictions (``report["evicted"]``); with none, the merge is exact.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import resource
 import time
 from collections import Counter
@@ -110,13 +111,15 @@ def _unpack(row_type: type, rows: list[tuple]) -> list:
     return [row_type(*r) for r in rows]
 
 
-def run_shard(scenario: Scenario, sites: range, keep_truth: bool = False, plan: RunPlan | None = None) -> ShardResult:
+def run_shard(scenario: Scenario, sites: range, keep_truth: bool = False, plan: RunPlan | None = None,
+              progress: Progress | None = None, label: str = "run") -> ShardResult:
     """Simulate, carry, collect, tally and digest ``sites`` of ``scenario`` (a Dask task:
     plain data in, plain data out). The rows and records stream into a ``StreamTally`` in
     rounds (``Rounds``), so the shard holds what is open and a horizon of what closed, not its
     whole run; ``keep_truth`` instead keeps every row and record, tallies them at the end and
     sends them back too (the tests that compare rows). ``plan`` is the run's plan when the
-    caller has it (else built here: it is the same)."""
+    caller has it (else built here: it is the same). ``progress`` shows the shard's progress
+    under ``label`` (a shard run in this process; a Dask task has none)."""
     clock = Clock()
     start = time.perf_counter()
     plan = plan or RunPlan(scenario.sim)
@@ -141,7 +144,7 @@ def run_shard(scenario: Scenario, sites: range, keep_truth: bool = False, plan: 
         clock.add("digest", time.perf_counter() - start)
     else:
         rounds = Rounds(sim, StreamTally(bins, faults, t0, settle_horizon(scenario), world), t0, clock)
-        got = collect_inprocess(stream, scenario, t0, clock, Progress(False, 0.0), rounds)
+        got = collect_inprocess(stream, scenario, t0, clock, progress or Progress(False, 0.0), rounds, label)
         start = time.perf_counter()
         with fewer_collections():
             rounds.take(got)
@@ -304,13 +307,15 @@ Runner = Callable[[Scenario, list[range], Callable[[int, int], None], bool, RunP
 
 
 def run_here(scenario: Scenario, ranges: list[range], done: Callable[[int, int], None], keep_truth: bool = False,
-             plan: RunPlan | None = None) -> list[ShardResult]:
+             plan: RunPlan | None = None, progress: Progress | None = None) -> list[ShardResult]:
     """Run the shards one after another in this process, from one plan: the process then
-    holds one shard's truth and records at a time, and every shard's tally and digest."""
+    holds one shard's truth and records at a time, and every shard's tally and digest
+    (``progress``: each shard's progress shown as it runs)."""
     plan = plan or RunPlan(scenario.sim)
     out = []
     for i, r in enumerate(ranges):
-        out.append(run_shard(scenario, r, keep_truth, plan))
+        label = "run" if len(ranges) == 1 else f"shard {i + 1}/{len(ranges)}"
+        out.append(run_shard(scenario, r, keep_truth, plan, progress, label))
         done(i + 1, len(ranges))
     return out
 
@@ -328,7 +333,8 @@ def run_sharded(scenario: Scenario, shards: int, runner: Runner = run_here, prog
     start = time.perf_counter()
 
     def done(k: int, n: int) -> None:
-        prog.note(f"{scenario.name}: shard {k}/{n} done ({time.perf_counter() - start:.0f} s)")
+        if n > 1:
+            prog.note(f"{scenario.name}: shard {k}/{n} done ({time.perf_counter() - start:.0f} s)")
 
     results = runner(scenario, ranges, done, keep_truth, plan)
     for sh in results:
@@ -370,7 +376,8 @@ class InProcess:
 
     def __call__(self, scenario: Scenario, clock: Clock, progress: Progress) -> tuple[MergedRun, Collected]:
         check_shardable(scenario, self.mode, self.shards)
-        return run_sharded(scenario, self.shards, run_here, progress, clock)
+        runner = functools.partial(run_here, progress=progress)
+        return run_sharded(scenario, self.shards, runner, progress, clock)
 
 
 def _site_count(scenario: Scenario) -> int:

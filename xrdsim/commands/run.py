@@ -36,8 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "processes (same scores as one process; in-process collector only)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="shard the run over the running dask.distributed cluster at ADDRESS")
     p.add_argument("--shards", type=int, metavar="K", help="cut the run into K shards of sites (same scores as one run); alone: "
-                   "one after another in this process, each streamed (a horizon of one shard's rows and records held; K=1: the whole run streamed); with --workers/"
-                   "--scheduler: the tasks (default 4 per worker)")
+                   "one after another in this process, each streamed (a horizon of one shard's rows and records held; without it the "
+                   "in-process collector's run is one streamed shard); with --workers/--scheduler: the tasks (default 4 per worker)")
     p.add_argument("--progress", action="store_true", help="progress on stderr even when it is not a terminal")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress and no table; only failures and the exit status")
     p.set_defaults(handler=run)
@@ -78,10 +78,12 @@ def run(args: argparse.Namespace) -> int:
         from xrdsim.cluster import sharded
 
         how = sharded(args.workers, args.scheduler, args.shards, mode=mode)
-    elif args.shards is not None:
+    elif args.shards is not None or (mode or scenario.collector.mode) is CollectorMode.INPROCESS:
         from xrdsim.shards import InProcess, check_shardable
 
+        # The in-process collector's run streams, as one shard by default: the scores of one
+        # run in the memory of what is open (docs/scale.md).
         check_shardable(scenario, mode, args.shards)  # before the report folder is made
-        how = InProcess(args.shards, mode)
+        how = InProcess(args.shards or 1, mode)
     result = run_scenario(scenario, out, mode=mode, speed=args.speed, progress=show, how=how)
     return conclude(result, args.quiet)
