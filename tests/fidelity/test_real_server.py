@@ -33,22 +33,23 @@ def _needs_real_server():
         pytest.skip(reason)
 
 
-def test_covering_scenario_has_no_structural_difference(capsys, tmp_path):
-    out = tmp_path / "rows.json"
-    status = main(["fidelity", str(SCENARIO), "--json", str(out)])
+def test_covering_scenario_has_no_structural_difference_and_a_wrong_version_is_caught(capsys, tmp_path):
+    """One real run: no structural difference; then the simulator told the server is 5.7.3,
+    against the same real bytes (``--real``): its ident says so and it counts the HTTP PUT's
+    bytes, which the real 5.5.3 does not."""
+    out, capture = tmp_path / "rows.json", tmp_path / "real.jsonl"
+    status = main(["fidelity", str(SCENARIO), "--json", str(out), "--capture", str(capture)])
     text = capsys.readouterr().out
     assert status == 0, text
     assert "| property | real | simulator | verdict |" in text
     assert "no structural difference against XRootD v5.5.3" in text
     assert '"rows"' in out.read_text()
 
-
-def test_wrong_server_version_is_a_structural_difference(capsys, tmp_path):
-    """The simulator believes the server is 5.7.3: its ident says so and it counts the HTTP
-    PUT's bytes, which the real 5.5.3 does not."""
+    assert main(["fidelity", str(SCENARIO), "--real", str(capture)]) == 0  # the capture holds the real run
+    capsys.readouterr()
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(SCENARIO.read_text().replace("xrootd_version: v5.5.3", "xrootd_version: v5.7.3"))
-    status = main(["fidelity", str(wrong)])
+    status = main(["fidelity", str(wrong), "--real", str(capture)])
     text = capsys.readouterr().out
     assert status == 1
     assert "= ident text" in text.split("structural difference(s)")[1]

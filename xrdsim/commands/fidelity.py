@@ -19,23 +19,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "differences property by property (pids, ports, hosts, server ids and timer phases normalised). "
         "Exit 1 when a structural property differs.",
         epilog="examples:\n  xrdsim fidelity scenarios/fidelity-5.5.3.yaml\n"
-        "  xrdsim fidelity scenarios/fidelity-5.5.3.yaml --json report.json --capture real.jsonl",
+        "  xrdsim fidelity scenarios/fidelity-5.5.3.yaml --json report.json --capture real.jsonl\n"
+        "  xrdsim fidelity other-settings.yaml --real real.jsonl     # the same real bytes, no server",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("scenario", metavar="SCENARIO.yaml", help="scenario with workload.sessions")
     p.add_argument("--json", metavar="FILE", help="also write every row as JSON")
     p.add_argument("--capture", metavar="FILE", help="also write the real server's datagrams (JSON lines)")
+    p.add_argument("--real", metavar="FILE", help="compare with a capture --capture wrote instead of starting a server "
+                   "(the same sessions: another simulator setting against the same real bytes)")
     p.add_argument("--width", type=int, default=60, help="characters of a value shown in the table (default 60)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the check and print its table; 1 when a structural property differs."""
-    from xrdsim.fidelity import render_differences, render_table, run_fidelity, write_capture
+    from xrdsim.fidelity import read_capture, render_differences, render_table, run_fidelity, write_capture
     from xrdsim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
-    result = run_fidelity(scenario.sim, scenario.seed)
+    real = read_capture(args.real) if args.real else None
+    result = run_fidelity(scenario.sim, scenario.seed, real)
     print(render_table(result.rows, args.width))
     bad = result.structural_differences
     if args.capture:

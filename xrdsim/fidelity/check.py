@@ -133,10 +133,11 @@ def compare(real: Profile, sim: Profile) -> list[Row]:
     return rows
 
 
-def run_fidelity(cfg: SimConfig, seed: int) -> FidelityResult:
-    """The whole check of ``cfg``'s scripted sessions."""
+def run_fidelity(cfg: SimConfig, seed: int, real: tuple[list[Received], float] | None = None) -> FidelityResult:
+    """The whole check of ``cfg``'s scripted sessions: against a real server started here,
+    or against ``real``, the (datagrams, span) of one run before (``read_capture``)."""
     cfg = script_config(cfg)
-    real, span = run_real(cfg, seed)
+    real, span = real if real is not None else run_real(cfg, seed)
     sim = run_sim(cfg, span)
     names = dest_names(cfg)
     version = cfg.sites[0].xrootd_version if cfg.sites else ""
