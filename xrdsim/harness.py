@@ -26,6 +26,7 @@ from xrdsim.datagram import Datagram
 from xrdsim.errors import UserError
 from xrdsim.external.records import ExternalRecords
 from xrdsim.external.run import adapter_of
+from xrdsim.gcpolicy import fewer_collections
 from xrdsim.scenario import CollectorChoice, CollectorMode, Scenario
 from xrdsim.score import (
     Overhead,
@@ -201,6 +202,12 @@ def collect_inprocess(stream: Iterable[Datagram], scenario: Scenario, t0: float,
     same whichever other servers share the collector (``xrdsim.shards``). ``on_flush(mark,
     out)`` runs after each mark's flush (a streamed shard takes the records made so far);
     ``label`` names the run on the progress line."""
+    with fewer_collections():  # the collector's many small objects beside the simulation's heap
+        return _collect_inprocess(stream, scenario, t0, clock, progress, on_flush, label)
+
+
+def _collect_inprocess(stream: Iterable[Datagram], scenario: Scenario, t0: float, clock: Clock, progress: Progress,
+                       on_flush: Callable[[float, Collected], None] | None, label: str) -> Collected:
     c = Collector(scenario.collector.config)
     out = Collected()
     next_flush, t, n = t0 + FLUSH_TICK_S, t0, 0

@@ -34,6 +34,7 @@ from typing import Any, Callable
 from collector.report import CollectorReport, merge_reports
 from collector import current_records
 from xrdsim.errors import UserError
+from xrdsim.gcpolicy import fewer_collections
 from xrdsim.harness import FLUSH_TICK_S, Clock, Collected, Progress, canonical_report, collect_inprocess, nic_overhead, run_end
 from xrdsim.scenario import CollectorMode, Scenario
 from xrdsim.score import Rec, TransferTally, tally_transfers
@@ -42,7 +43,7 @@ from xrdsim.score.digest import RecordDigest, digest_records
 from xrdsim.score.stream import OpenTransfers, StreamTally
 from xrdsim.score.tally import record_host
 from xrdsim.sim.plan import RunPlan, fault_rows
-from xrdsim.sim.run import SimRun, fewer_collections, summed
+from xrdsim.sim.run import SimRun, summed
 from xrdsim.sim.truth import TABLES, Truth
 from xrdsim.sim.uplinks import PackedParts, UplinkSum
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from xrdsim.gcpolicy import fewer_collections
 from xrdsim.score.anomaly import (
     GRACE_BINS,
     Detection,
@@ -168,6 +169,7 @@ def run_bins(t0: float, duration_s: float, bin_s: float) -> Bins:
     return Bins(t0, bin_s, max(1, math.ceil(duration_s / bin_s)))
 
 
+@fewer_collections()  # it makes many objects while the run's rows and records are alive (xrdsim.gcpolicy)
 def score_run(inputs: RunInputs) -> ScoreCard:
     """Score one run: transfers, volume, summary link, loss, anomalies, headline."""
     t0 = float(inputs.t0)

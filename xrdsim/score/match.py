@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from xrdsim.score.formats import TRANSFORMS, FieldPreset, lookup
@@ -149,11 +150,13 @@ class _Index:
         self.by_path: dict[tuple[str, str], list[TransferRow]] = defaultdict(list)
         self.hosts: dict[str, str] = dict(hosts or {})
         self.taken: set[int] = set()
-        for row in sorted(truth, key=lambda r: r.open_time):
-            self.by_key[(row.server, row.stod, row.file_dictid)].append(row)
-            self.by_path[(row.server, row.lfn)].append(row)
-            self.hosts[row.server_ip] = row.server
-            self.hosts[row.server] = row.server
+        by_key, by_path, hosts = self.by_key, self.by_path, self.hosts
+        for row in sorted(truth, key=attrgetter("open_time")):
+            server = row.server
+            by_key[(server, row.stod, row.file_dictid)].append(row)
+            by_path[(server, row.lfn)].append(row)
+            hosts[row.server_ip] = server
+            hosts[server] = server
 
     def host(self, rec: Rec) -> str:
         """The truth's name of a record's server (host name, else by IP)."""
@@ -161,8 +164,14 @@ class _Index:
 
     def by_dictid(self, rec: Rec, host: str) -> tuple[TransferRow | None, bool]:
         """(the first untaken transfer with the record's exact key, whether the key exists)."""
-        rows = self.by_key.get((host, rec.stod, rec.file_dictid), [])
-        return next((r for r in rows if r.transfer_id not in self.taken), None), bool(rows)
+        rows = self.by_key.get((host, rec.stod, rec.file_dictid))
+        if not rows:
+            return None, False
+        taken = self.taken
+        for r in rows:
+            if r.transfer_id not in taken:
+                return r, True
+        return None, True
 
     def by_lfn(self, rec: Rec, host: str, window_s: float) -> tuple[TransferRow | None, bool]:
         """(the untaken transfer of the same server and path nearest in start time, whether a

@@ -17,11 +17,9 @@ same through each site's ``xrdsim.net.Path``. Truth accumulates as iteration pro
 
 from __future__ import annotations
 
-import gc
 import heapq
 import random
 from collections import Counter
-from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path as FsPath
 from typing import Iterable, Iterator, Sequence
@@ -29,6 +27,7 @@ from typing import Iterable, Iterator, Sequence
 import simpy
 
 from xrdsim.datagram import Datagram
+from xrdsim.gcpolicy import fewer_collections
 from xrdsim.net import Path
 from xrdsim.sim.client import Job, transfer_row
 from xrdsim.sim.config import SimConfig, check_config
@@ -204,22 +203,6 @@ def sampler(ctx: RunContext) -> Iterator:
     while True:
         ctx.sample_parts.extend(ctx.sample(ctx.env.now))
         yield ctx.env.timeout(ctx.cfg.nic.sample_s)
-
-
-#: gen-0 threshold while a chunk runs (default 700): the model makes millions of short-lived
-#: objects with no cycles, and each young collection also walks every live truth row.
-GC_GEN0 = 50_000
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Run the body with a high gen-0 GC threshold; the caller's setting comes back after."""
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], GC_GEN0), *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
 
 
 class SimRun:
@@ -424,5 +407,5 @@ def simulate(config: SimConfig, stream_dir: str | FsPath | None = None) -> SimRu
     return SimRun(config, stream_dir)
 
 
-__all__ = ["GC_GEN0", "SITE_ID_SHIFT", "GhostContext", "RunContext", "SimRun", "fewer_collections", "simulate",
+__all__ = ["SITE_ID_SHIFT", "GhostContext", "RunContext", "SimRun", "simulate",
            "summed"]
