@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from xrdsim.score import Bins, Overhead, Rec
 from xrdsim.score.digest import digest_records
-from xrdsim.score.volume import HostCounters, at, by_site, host_payload, unwrap
+from xrdsim.score.volume import HostCounters, Unwrapped, by_site, host_payload
 from xrdsim.sim import CounterRow
 
 
@@ -26,14 +26,23 @@ def test_inverse_overhead_on_hand_computed_wire_bytes():
     assert big_recv == pytest.approx(0.0, abs=1e-3)
 
 
+def unwrap(values: list[int]) -> list[int]:
+    step = Unwrapped()
+    return [step(v) for v in values]
+
+
 def test_unwrap_32bit_wrap_and_reboot_reset():
     assert unwrap([100, (1 << 32) - 10, 20]) == [100, (1 << 32) - 10, (1 << 32) + 20]
     assert unwrap([5000, 9000, 300, 800]) == [5000, 9000, 9300, 9800]
 
 
 def test_interpolation_between_samples():
-    assert at([0.0, 60.0], [0, 600], 30.0) == 300.0
-    assert at([0.0, 60.0], [0, 600], 90.0) == 600.0
+    """Edges between two rows are interpolated; edges past the last row hold its value (an
+    overhead of 0 header bytes makes the payload the counters themselves)."""
+    series = HostCounters(Bins(0.0, 30.0, 3))
+    series.add(counter(0.0, "h", 0, 0))
+    series.add(counter(60.0, "h", 600, 0))
+    assert series.payload(Overhead(1500, 0, 2)) == [300.0, 300.0, 0.0]
 
 
 def test_spread_over_bins():

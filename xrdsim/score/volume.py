@@ -6,7 +6,6 @@ record bytes spread over each record's [start, end]. Pure arithmetic on rows.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -119,29 +118,13 @@ class Unwrapped:
         return v + self.offset
 
 
-def unwrap(values: list[int]) -> list[int]:
-    """A cumulative counter made monotone (``Unwrapped``, over a whole series)."""
-    step = Unwrapped()
-    return [step(v) for v in values]
-
-
 def _between(t0: float, v0: int, t1: float, v1: int, t: float) -> float:
     return v0 + (v1 - v0) * (t - t0) / (t1 - t0)
 
 
-def at(times: list[float], values: list[int], t: float) -> float:
-    """A cumulative series linearly interpolated at ``t`` (held flat outside the samples)."""
-    k = bisect_right(times, t)
-    if k == 0:
-        return float(values[0])
-    if k == len(times):
-        return float(values[-1])
-    return _between(times[k - 1], values[k - 1], times[k], values[k], t)
-
-
 class HostCounters:
     """One host's NIC counters read at the bin edges as its rows come, in time order: an
-    edge is read (interpolated, as ``at``) as soon as a row past it arrives, so the rows
+    edge is read (interpolated linearly between the rows on either side) as soon as a row past it arrives, so the rows
     need not be kept and a run streamed in rounds holds a few numbers per host and edge."""
 
     __slots__ = ("edges", "cum", "last", "tx", "rx", "mon")
@@ -211,4 +194,4 @@ def cell_agreement(m: float, n: float) -> float:
     return math.nan if top < RATIO_FLOOR_BYTES else 1.0 - abs(m - n) / top
 
 
-__all__ = ["Bins", "HostCounters", "Overhead", "RATIO_FLOOR_BYTES", "Unwrapped", "VolumeSeries", "at", "by_site", "cell_agreement", "host_payload", "unwrap"]
+__all__ = ["Bins", "HostCounters", "Overhead", "RATIO_FLOOR_BYTES", "Unwrapped", "VolumeSeries", "by_site", "cell_agreement", "host_payload"]
