@@ -39,7 +39,6 @@ _BINARY = frozenset(b"=dfgiprtTuUx")
 _MAX_LOOSE = 1024
 _MAX_RETIRED = 20_000
 _MAX_SOCKETS = 64  # sender sockets per incarnation (XRootD uses one per destination)
-_F_DIGESTS = 1024  # recent f payloads per incarnation: copies to two destinations arrive together
 _ROUTES = streams.ROUTES
 
 
@@ -182,9 +181,7 @@ class Collector:
         digest = blake2b(payload, digest_size=16).digest()
         first = server.f_digests.get(digest)
         if first is None:
-            server.f_digests[digest] = src
-            if len(server.f_digests) > _F_DIGESTS:
-                server.f_digests.popitem(last=False)
+            server.f_digests.add(digest, src)
             return False
         if first == src:  # the same socket again, beyond the group's duplicate window
             grp.received -= 1

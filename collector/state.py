@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 
 _MISSING = object()
+#: Recent f payloads remembered per incarnation: copies to two destinations arrive together.
+F_DIGESTS = 1024
 _od_setitem, _od_pop = OrderedDict.__setitem__, OrderedDict.pop
 _str_size = len  # text bytes (ASCII in practice); the object overhead is in ENTRY_BYTES
 
@@ -45,6 +47,35 @@ class Budget:
         self.used += n
         if self.used > self.limit and self.alarm is not None:
             self.alarm.over = True
+
+
+class RecentKeys:
+    """The last ``size`` keys added, each with a value: a ring of the keys beside a plain dict,
+    so the oldest leaves in one step. Half the bytes of an ``OrderedDict`` per entry (no
+    linked node), for a table that is always full and turns over with every datagram."""
+
+    __slots__ = ("size", "ring", "at", "values")
+
+    def __init__(self, size: int) -> None:
+        self.size, self.ring, self.at = size, [], 0
+        self.values: dict = {}
+
+    def get(self, key: object) -> object | None:
+        """The value of ``key``, None when it is not among the last ``size``."""
+        return self.values.get(key)
+
+    def add(self, key: object, value: object) -> None:
+        """Add ``key`` (not held: ``get`` first), the oldest leaving when full."""
+        if len(self.ring) < self.size:
+            self.ring.append(key)
+        else:
+            del self.values[self.ring[self.at]]
+            self.ring[self.at] = key
+            self.at = (self.at + 1) % self.size
+        self.values[key] = value
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 class SizedTable(OrderedDict):
@@ -226,7 +257,7 @@ class ServerState:
         self.t_done: OrderedDict[int, bool] = OrderedDict()  # fids whose t side is over -> recorded from t (bounded)
         self.f_closed: OrderedDict[int, TransferRecord] = OrderedDict()  # f records waiting for their t side
         self.f_seen = False
-        self.f_digests: OrderedDict[bytes, tuple[str, int]] = OrderedDict()  # recent f payload digests -> sender (f sent to two dests)
+        self.f_digests = RecentKeys(F_DIGESTS)  # recent f payload digests -> sender (f sent to two dests)
         self.t_first = t
         self.f_epoch = 0  # pseq gaps seen in the f group (records compare it at OPEN and CLOSE)
         self.m_epoch = 0  # the same for the shared map/t/r group (t-stream records)

@@ -22,14 +22,14 @@ class ClusterError(UserError):
     that cannot be sharded is a ``shards.ShardError``)."""
 
 
-def _client(workers: int | None, scheduler: str | None):
+def _client(workers: int | None, scheduler: str | None, timeout_s: float = 10.0):
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - dask is a run-time dependency
         raise ClusterError("--workers/--scheduler need dask.distributed: pip install 'dask[distributed]'") from None
     if scheduler:
         try:
-            return Client(scheduler, timeout="10s"), None
+            return Client(scheduler, timeout=f"{timeout_s}s"), None
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
     import dask
@@ -47,13 +47,13 @@ class DaskRunner:
     connection (and local cluster) for ``worker_count`` and the run; called outside one, it
     opens its own for the call."""
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
-        self.workers, self.scheduler = workers, scheduler
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, timeout_s: float = 10.0) -> None:
+        self.workers, self.scheduler, self.timeout_s = workers, scheduler, timeout_s
         self.worker_peaks_gib: list[float] = []
         self._client = self._cluster = None
 
     def __enter__(self) -> "DaskRunner":
-        self._client, self._cluster = _client(self.workers, self.scheduler)
+        self._client, self._cluster = _client(self.workers, self.scheduler, self.timeout_s)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -106,16 +106,18 @@ def dask_runner(workers: int | None = None, scheduler: str | None = None) -> Das
 
 class Sharded:
     """The ``simulate_and_collect`` of ``harness.run_scenario`` for a run on Dask (``how``);
-    ``mode`` is the collector asked for on the command line, if any. After a run,
-    ``worker_peaks_gib`` holds each worker's peak RSS."""
+    ``mode`` is the collector asked for on the command line, if any; ``timeout_s`` how long
+    to try to reach ``scheduler``. After a run, ``worker_peaks_gib`` holds each worker's peak RSS."""
 
     def __init__(self, workers: int | None, scheduler: str | None, shards: int | None = None,
-                 mode: CollectorMode | None = None) -> None:
+                 mode: CollectorMode | None = None, timeout_s: float = 10.0) -> None:
         check_shard_count(shards)
         if workers is not None and workers < 1:
             raise ClusterError(f"--workers: expected at least 1, got {workers}")
         self.workers, self.scheduler, self.shards, self.mode = workers, scheduler, shards, mode
-        self.runner = DaskRunner(workers, scheduler)
+        if not timeout_s > 0:
+            raise ClusterError(f"--scheduler-timeout: expected more than 0 seconds, got {timeout_s:g}")
+        self.runner = DaskRunner(workers, scheduler, timeout_s)
 
     @property
     def worker_peaks_gib(self) -> list[float]:
@@ -128,9 +130,11 @@ class Sharded:
             return run_sharded(scenario, n, runner, progress, clock)
 
 
-def sharded(workers: int | None, scheduler: str | None, shards: int | None = None, mode: CollectorMode | None = None) -> Sharded:
-    """A run on Dask: ``workers`` local processes, or the cluster at ``scheduler``."""
-    return Sharded(workers, scheduler, shards, mode)
+def sharded(workers: int | None, scheduler: str | None, shards: int | None = None, mode: CollectorMode | None = None,
+            timeout_s: float = 10.0) -> Sharded:
+    """A run on Dask: ``workers`` local processes, or the cluster at ``scheduler`` (tried for
+    ``timeout_s`` seconds)."""
+    return Sharded(workers, scheduler, shards, mode, timeout_s)
 
 
 __all__ = ["SHARDS_PER_WORKER", "ClusterError", "DaskRunner", "Sharded", "dask_runner", "sharded"]

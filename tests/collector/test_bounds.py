@@ -3,15 +3,20 @@ oldest entry goes with a record or an anomaly, never silently."""
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from collector import AnomalyKind, Collector, CollectorConfig, Ended, TransferRecord
+from collector.state import RecentKeys
 from xrdsim.wire import FileOpen
 
 
-def test_bounds_million_opens_never_closed_stay_within_max_open_files(emitter):
-    limit = 20_000
+def test_bounds_opens_never_closed_stay_within_max_open_files(emitter):
+    """240,000 opens through a table of 5,000: every one past the bound leaves as a record."""
+    limit = 5_000
     c = Collector(CollectorConfig(max_open_files=limit, open_ttl=1e9))
     em = emitter()
-    per_packet, packets = 4000, 250  # 16-byte OPENs without LFN: 64 kB datagrams
+    per_packet, packets = 4000, 60  # 16-byte OPENs without LFN: 64 kB datagrams
     evicted = 0
     for p in range(packets):
         base = p * per_packet
@@ -66,3 +71,17 @@ def test_bounds_spoofed_source_ports_share_one_overflow_group(emitter):
     rep = c.report()
     assert rep.tables["servers"] == 1 and rep.tables["counter_groups"] <= 65
     assert sum(g.received + g.duplicated for g in rep.groups) == 200  # identical '=' in the shared group
+
+
+@given(st.integers(1, 8), st.lists(st.integers(0, 30), max_size=60))
+def test_bounds_recent_keys_hold_the_last_size_added(size, keys):
+    """The f-copy digests of an incarnation: the last ``size`` keys added, never more."""
+    table, added = RecentKeys(size), []
+    for k in keys:
+        if table.get(k) is None:
+            table.add(k, -k - 1)
+            added.append(k)
+        last = added[-size:]
+        assert len(table) == len(last) <= size
+        assert all(table.get(x) == -x - 1 for x in last)
+        assert all(table.get(x) is None for x in set(added) - set(last))

@@ -125,7 +125,8 @@ def test_cli_run_with_workers_or_shards_writes_the_same_score_json(tmp_path):
     (["--workers", "2", "--collector", "udp"], "in-process collector only"),
     (["--shards", "0"], "--shards: expected at least 1, got 0"),
     (["--shards", "2", "--collector", "external"], "in-process collector only"),
-    (["--scheduler", "tcp://127.0.0.1:1"], "--scheduler tcp://127.0.0.1:1: cannot connect"),
+    (["--scheduler", "tcp://127.0.0.1:1", "--scheduler-timeout", "1"], "--scheduler tcp://127.0.0.1:1: cannot connect"),
+    (["--scheduler", "tcp://127.0.0.1:1", "--scheduler-timeout", "0"], "--scheduler-timeout: expected more than 0 seconds, got 0"),
 ])
 def test_cli_refuses_what_cannot_be_sharded_in_one_line(tmp_path, args, says):
     path = tmp_path / "s.yaml"

@@ -274,6 +274,18 @@ class StreamTally:
             _unlist(self.slots_by_key, s.key, rid)
             _unlist(self.slots_by_path, s.path, rid)
         self.groups.drop([r.node for r in rows] + [s.node for _, s in slots])
+        self._compact()
+
+    def _compact(self) -> None:
+        """Copy the big tables after a round took members out: a dict keeps the table of the
+        most it ever held (deleting never shrinks it, and a table that filled with deleted
+        slots doubles on its next insert), so over a long run they grow with time, not with
+        what is held. A copy is sized for what is left (measured: 6 MiB of a 16-hour 10-site
+        run's 178 MiB peak; bench/scale.py)."""
+        self.rows, self.slots = dict(self.rows), dict(self.slots)
+        self.groups.up = dict(self.groups.up)
+        self.rows_by_key, self.rows_by_path = defaultdict(dict, self.rows_by_key), defaultdict(dict, self.rows_by_path)
+        self.slots_by_key, self.slots_by_path = defaultdict(dict, self.slots_by_key), defaultdict(dict, self.slots_by_path)
 
     def _add(self, part: Matching) -> None:
         if not part.pairs and not part.missed and not part.spurious:
