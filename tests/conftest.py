@@ -16,7 +16,6 @@ settings.register_profile(
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
-
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto`` starts two workers per core: a third of the suite's worker time is spent
     waiting on real XRootD servers and RabbitMQ (flush intervals, timeouts), not computing,

@@ -15,6 +15,8 @@ from xrdsim.sim.plan import RunPlan
 
 #: Shards per worker: more than one evens out sites of unequal load and bounds each task's memory.
 SHARDS_PER_WORKER = 4
+#: How long to try to reach a running scheduler (``--scheduler-timeout``), seconds.
+SCHEDULER_TIMEOUT_S = 10.0
 
 
 class ClusterError(UserError):
@@ -22,7 +24,7 @@ class ClusterError(UserError):
     that cannot be sharded is a ``shards.ShardError``)."""
 
 
-def _client(workers: int | None, scheduler: str | None, timeout_s: float = 10.0):
+def _client(workers: int | None, scheduler: str | None, timeout_s: float = SCHEDULER_TIMEOUT_S):
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - dask is a run-time dependency
@@ -47,7 +49,7 @@ class DaskRunner:
     connection (and local cluster) for ``worker_count`` and the run; called outside one, it
     opens its own for the call."""
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, timeout_s: float = SCHEDULER_TIMEOUT_S) -> None:
         self.workers, self.scheduler, self.timeout_s = workers, scheduler, timeout_s
         self.worker_peaks_gib: list[float] = []
         self._client = self._cluster = None
@@ -110,7 +112,7 @@ class Sharded:
     to try to reach ``scheduler``. After a run, ``worker_peaks_gib`` holds each worker's peak RSS."""
 
     def __init__(self, workers: int | None, scheduler: str | None, shards: int | None = None,
-                 mode: CollectorMode | None = None, timeout_s: float = 10.0) -> None:
+                 mode: CollectorMode | None = None, timeout_s: float = SCHEDULER_TIMEOUT_S) -> None:
         check_shard_count(shards)
         if workers is not None and workers < 1:
             raise ClusterError(f"--workers: expected at least 1, got {workers}")
@@ -131,10 +133,10 @@ class Sharded:
 
 
 def sharded(workers: int | None, scheduler: str | None, shards: int | None = None, mode: CollectorMode | None = None,
-            timeout_s: float = 10.0) -> Sharded:
+            timeout_s: float = SCHEDULER_TIMEOUT_S) -> Sharded:
     """A run on Dask: ``workers`` local processes, or the cluster at ``scheduler`` (tried for
     ``timeout_s`` seconds)."""
     return Sharded(workers, scheduler, shards, mode, timeout_s)
 
 
-__all__ = ["SHARDS_PER_WORKER", "ClusterError", "DaskRunner", "Sharded", "dask_runner", "sharded"]
+__all__ = ["SCHEDULER_TIMEOUT_S", "SHARDS_PER_WORKER", "ClusterError", "DaskRunner", "Sharded", "dask_runner", "sharded"]

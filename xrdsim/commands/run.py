@@ -35,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, metavar="N", help="shard the run by site over a local Dask cluster of N worker "
                    "processes (same scores as one process; in-process collector only)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="shard the run over the running dask.distributed cluster at ADDRESS")
-    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="how long to try to reach --scheduler before giving up (default 10)")
+    p.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",  # cluster.SCHEDULER_TIMEOUT_S
+                   help="how long to try to reach --scheduler before giving up (default %(default)g)")
     p.add_argument("--shards", type=int, metavar="K", help="cut the run into K shards of sites (same scores as one run); alone: "
                    "one after another in this process, each streamed (a horizon of one shard's rows and records held; without it the "
                    "in-process collector's run is one streamed shard); with --workers/--scheduler: the tasks (default 4 per worker)")

@@ -117,6 +117,10 @@ class _Groups:
         for node in nodes:
             del self.up[node]
 
+    def compact(self) -> None:
+        """Copy the parents' table, sized for the nodes left (``StreamTally._compact``)."""
+        self.up = dict(self.up)
+
 
 class StreamTally:
     """The tally and digest of a shard's transfers and records, made in rounds: ``add_*``
@@ -283,7 +287,7 @@ class StreamTally:
         what is held. A copy is sized for what is left (measured: 6 MiB of a 16-hour 10-site
         run's 178 MiB peak; bench/scale.py)."""
         self.rows, self.slots = dict(self.rows), dict(self.slots)
-        self.groups.up = dict(self.groups.up)
+        self.groups.compact()
         self.rows_by_key, self.rows_by_path = defaultdict(dict, self.rows_by_key), defaultdict(dict, self.rows_by_path)
         self.slots_by_key, self.slots_by_path = defaultdict(dict, self.slots_by_key), defaultdict(dict, self.slots_by_path)
 

@@ -63,6 +63,7 @@ _new_tuple = tuple.__new__  # skips NamedTuple._make's method call on the hot pa
 # code and costs more than the whole record's unpack.
 _CLOSE, _OPEN, _XFR, _DISC = (int(t) for t in (RecType.IS_CLOSE, RecType.IS_OPEN, RecType.IS_XFR, RecType.IS_DISC))
 _FORCED, _HAS_OPS, _HAS_SSQ = int(CloseFlag.FORCED), int(CloseFlag.HAS_OPS), int(CloseFlag.HAS_SSQ)
+_OPS_SSQ = _HAS_OPS | _HAS_SSQ
 _HAS_LFN, _HAS_RW, _HAS_SID = int(OpenFlag.HAS_LFN), int(OpenFlag.HAS_RW), int(TimeFlag.HAS_SID)
 
 
@@ -274,18 +275,19 @@ def _decode_records(buf: bytes, off: int, n_recs: int) -> list[FileRecord]:
     while off < end:
         if off + 8 > end:
             raise TruncatedError(f"record header needs 8 bytes, had {end - off}", offset=off, code="f", path=f"f/rec[{len(records)}]")
-        rtype, flag, size, rid = FILE_HDR.unpack_from(buf, off)  # one call: a third of the cost of four reads
+        rtype, flag, size, rid = FILE_HDR.unpack_from(buf, off)  # one call for the four fields, the id included
         if size < 8 or size > 0x7FFF:
             raise _bad(f"recSize {size - 0x10000 if size > 0x7FFF else size} below 8", off, len(records), "rec")
         if off + size > end:
             raise _bad(f"recSize {size} with {end - off} bytes left", off, len(records), "rec", TruncatedError)
         if rtype == _CLOSE:
-            if flag & 6 == 6 and size == 112:  # the common cases first: ops + ssq, ops alone
+            kind = flag & _OPS_SSQ
+            if kind == _OPS_SSQ and size == 112:  # the common cases first (forced or not): ops + ssq, ops alone
                 v = CLOSE112.unpack_from(buf, off)
-                append(FileClose(rid, v[4], v[5], v[6], flag & 1 != 0, _new_tuple(FileOps, v[7:19]), _new_tuple(FileSSQ, v[19:23])))
-            elif flag == 2 and size == 80:
+                append(FileClose(rid, v[4], v[5], v[6], flag & _FORCED != 0, _new_tuple(FileOps, v[7:19]), _new_tuple(FileSSQ, v[19:23])))
+            elif kind == _HAS_OPS and size == 80:
                 v = CLOSE80.unpack_from(buf, off)
-                append(FileClose(rid, v[4], v[5], v[6], False, _new_tuple(FileOps, v[7:19])))
+                append(FileClose(rid, v[4], v[5], v[6], flag & _FORCED != 0, _new_tuple(FileOps, v[7:19])))
             else:
                 append(_decode_close(buf, off, flag, size, len(records)))
         elif rtype == _OPEN:
