@@ -54,6 +54,11 @@ def _view(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple], tuple[int
     return view
 
 
+def values_getter(cls: type) -> Callable[[Any], tuple]:
+    """A function ``event -> its field values in field order``; ``cls(*values)`` rebuilds the event."""
+    return (_VIEWS.get(cls) or _view(cls))[1]
+
+
 class _Event:
     """Shared JSON view: every field, enums as their values, plus ``kind``."""
 

@@ -16,6 +16,7 @@ from collector.core import Collector
 from collector.records import Event
 from collector.report import CollectorReport
 from collector.sources.udp import UdpSource
+from xrdsim.gcpolicy import fewer_collections
 
 log = logging.getLogger("collector")
 
@@ -26,6 +27,12 @@ class Sink(Protocol):
     def write(self, events: list[Event]) -> None: ...
 
     def close(self) -> None: ...
+
+
+class TextSink(Sink, Protocol):
+    """A sink that also takes events already rendered as its text (``JsonlSink``)."""
+
+    def write_text(self, text: str, events: int) -> None: ...
 
 
 class Fanout:
@@ -50,14 +57,25 @@ class SinkFailure(OSError):
     of losing records batch after batch."""
 
 
+@contextlib.contextmanager
+def _failing_as_sink(events: int) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise SinkFailure(exc.errno, f"{exc.strerror or exc} ({events} events not written)") from None
+
+
 def write_events(sink: Sink, events: list[Event]) -> None:
     """Write ``events`` (if any) to ``sink``; an ``OSError`` of the sink is a ``SinkFailure``."""
-    if not events:
-        return
-    try:
-        sink.write(events)
-    except OSError as exc:
-        raise SinkFailure(exc.errno, f"{exc.strerror or exc} ({len(events)} events not written)") from None
+    if events:
+        with _failing_as_sink(len(events)):
+            sink.write(events)
+
+
+def write_lines(sink: TextSink, text: str, events: int) -> None:
+    """``write_events`` for ``events`` events already rendered as ``text``."""
+    with _failing_as_sink(events):
+        sink.write_text(text, events)
 
 
 class Guard:
@@ -203,15 +221,16 @@ async def run_live(
     guard = Guard(collector, sink, strict)
     source.attach(loop, guard, clock)
     try:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), tick)
-            except asyncio.TimeoutError:
-                pass
-            write_events(sink, collector.flush(clock()))
-            if publish is not None:
-                publish(_with_io(collector.report(), source, guard))
-        drained = source.drain(guard, clock)  # what the kernel queued before the stop is no loss
+        with fewer_collections():  # the collector's tables are the large heap a collection walks
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(stop.wait(), tick)
+                except asyncio.TimeoutError:
+                    pass
+                write_events(sink, collector.flush(clock()))
+                if publish is not None:
+                    publish(_with_io(collector.report(), source, guard))
+            drained = source.drain(guard, clock)  # what the kernel queued before the stop is no loss
     finally:
         io = source.io()
         source.close()

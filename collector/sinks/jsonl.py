@@ -48,6 +48,11 @@ def to_json_line(ev: Event) -> str:
     return _encode(ev.to_dict())
 
 
+def json_lines(events: list[Event]) -> str:
+    """The JSONL text of ``events``: one line each, every line ending in a newline."""
+    return "".join([to_json_line(ev) + "\n" for ev in events])
+
+
 class JsonlSink:
     """Writes every event as one JSON line to ``target`` (a path, ``-`` for stdout, or an
     open text file, which is left open); ``append`` keeps what the file holds (a resumed run)."""
@@ -64,8 +69,13 @@ class JsonlSink:
     def write(self, events: list[Event]) -> None:
         """Append one line per event."""
         if events:
-            self._fh.write("".join([to_json_line(ev) + "\n" for ev in events]))
-            self.written += len(events)
+            self.write_text(json_lines(events), len(events))
+
+    def write_text(self, text: str, events: int) -> None:
+        """Append ``text``, the ``json_lines`` of ``events`` events (rendered elsewhere: a
+        collector worker process)."""
+        self._fh.write(text)
+        self.written += events
 
     def close(self) -> None:
         """Flush, and close the file if this sink opened it."""

@@ -4,22 +4,37 @@ SIGTERM drains every worker; the report merge sums what the workers counted."""
 from __future__ import annotations
 
 import json
+import pickle
 import signal
 import socket
 import subprocess
 import sys
 import time
 
+import pytest
+
 from collector import Collector
+from collector.records import Malformed, TransferRecord
 from collector.report import merge_reports
+from collector.workers import pack_events, unpack_events
 from xrdsim.cli import main
 from xrdsim.wire import FileClose, FileOpen
 
 from .test_cli import free_udp_port
 
 
-def test_two_workers_write_one_output_and_one_report_and_drain_at_sigterm(tmp_path, emitter):
-    port, out, rep = free_udp_port(), tmp_path / "mp.jsonl", tmp_path / "rep.json"
+def _records(out) -> list[dict]:
+    if out.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(out).to_pylist()
+    return [json.loads(line) for line in out.read_text().splitlines()]
+
+
+# JSONL: the workers render the lines; Parquet: the parent gets the events (packed) and writes them.
+@pytest.mark.parametrize("name", ["mp.jsonl", "mp.parquet"])
+def test_two_workers_write_one_output_and_one_report_and_drain_at_sigterm(tmp_path, emitter, name):
+    port, out, rep = free_udp_port(), tmp_path / name, tmp_path / "rep.json"
     cmd = [sys.executable, "-m", "xrdsim", "collect", "--listen", f"127.0.0.1:{port}", "--processes", "2", "--out", str(out), "--report", str(rep)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -42,7 +57,7 @@ def test_two_workers_write_one_output_and_one_report_and_drain_at_sigterm(tmp_pa
         for tx in locals().get("senders", []):
             tx.close()
     assert proc.returncode == 0, stderr
-    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    recs = _records(out)
     assert sorted((r["file_lfn"], r["ended"], r["read_bytes"]) for r in recs) == sorted(
         [(f"/done{k}", "close", 42) for k in range(12)] + [(f"/open{k}", "collector_shutdown", 0) for k in range(12)])
     report = json.loads(rep.read_text())
@@ -73,3 +88,13 @@ def test_merged_report_sums_the_workers_counts(emitter):
     assert merged.datagrams == 4 and merged.records_by_ended == {"close": 2}
     assert len(merged.groups) == len(parts[0].groups) + len(parts[1].groups)
     assert merged.io["kernel_drops"] == 3 and merged.io["rcvbuf_granted"] == 1000 and merged.io["udp_sockets"] == "127.0.0.1:9930"
+
+
+def test_events_cross_the_pipe_unchanged(emitter):
+    c, em = Collector(), emitter()
+    events = em.send(c, [em.ident(), em.user(1), em.f([FileOpen(2, 9, False, 1, "/a"), FileClose(2, 42, 7, 0)]), b"\xff\x00junk"])
+    events += c.close(2000.0)
+    kinds = {type(ev) for ev in events}
+    assert TransferRecord in kinds and Malformed in kinds
+    packed = pickle.loads(pickle.dumps(pack_events(events)))
+    assert unpack_events(packed) == events

@@ -93,10 +93,14 @@ def _address(text: str, flag: str) -> tuple[str, int]:
         raise CollectArgumentError(f"{flag} {text!r}: expected HOST:PORT") from None
 
 
+def _format(args: argparse.Namespace) -> str:
+    return args.format or ("parquet" if args.out.endswith(".parquet") else "jsonl")
+
+
 def _sink(args: argparse.Namespace):
     from collector.sinks import JsonlSink, ParquetSink
 
-    fmt = args.format or ("parquet" if args.out.endswith(".parquet") else "jsonl")
+    fmt = _format(args)
     if fmt == "parquet" and args.out == "-":
         raise CollectArgumentError("--out -: Parquet needs a file")
     if args.out != "-" and not Path(args.out).resolve().parent.is_dir():
@@ -121,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         sink = _sink(args) if args.out else None
         bus = _amqp_sink(args) if args.amqp_out else None
         if workers is not None:
-            report = workers.run(Fanout(sink, bus, metrics), metrics.publish if metrics is not None else None, args.duration)
+            out = sink if workers.plan.jsonl else Fanout(sink, bus, metrics)  # the workers render the lines
+            report = workers.run(out, metrics.publish if metrics is not None else None, args.duration)
         else:
             report = _collect(args, collector, Fanout(sink, bus, metrics), source, metrics)
     except SinkFailure as exc:
@@ -249,7 +254,8 @@ def _workers(args: argparse.Namespace, config):  # -> collector.workers.Workers
         group = bind_group(addresses, args.processes)
     except OSError as exc:
         raise CollectArgumentError(f"--listen {' '.join(args.listen)}: {exc.strerror or exc}") from None
-    return Workers(WorkerPlan(addresses, args.processes, config), group)
+    jsonl = bool(args.out) and _format(args) == "jsonl" and not args.amqp_out and not args.metrics
+    return Workers(WorkerPlan(addresses, args.processes, config, jsonl=jsonl), group)
 
 
 def _udp(args: argparse.Namespace):
