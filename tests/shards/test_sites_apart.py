@@ -121,8 +121,31 @@ def test_a_copy_books_each_side_once(whole):
 
 def test_the_same_seed_gives_the_same_plan():
     a, b = RunPlan(CFG), RunPlan(dataclasses.replace(CFG))
-    assert a.tpc == b.tpc and a.faults == b.faults
-    assert sum(len(v) for v in a.tpc.values()) > 20
+    copies = [list(a.tpc_arrivals(k)) for k in range(CFG.site_count)]
+    assert copies == [list(b.tpc_arrivals(k)) for k in range(CFG.site_count)] and a.faults == b.faults
+    assert sum(map(len, copies)) > 20
+
+
+@pytest.mark.parametrize("sites", [[0], [1, 2], [0, 1, 2, 3]])
+def test_the_feed_hands_each_site_its_copies_in_order_and_holds_few(sites):
+    """Every copy a site takes part in, as destination or source, in (time, destination)
+    order, whichever sites share the feed; drawn as the sites go, so the feed holds a few
+    copies at a time, not the run's."""
+    plan = RunPlan(CFG)
+    every = [j for k in range(CFG.site_count) for j in plan.tpc_arrivals(k)]
+    want = {k: sorted((j for j in every if k in (j.dst[0], j.src[0])), key=lambda j: (j.t, j.dst)) for k in sites}
+    feed = plan.tpc_feed(sites)
+    got: dict[int, list] = {k: [] for k in sites}
+    nxt = {k: feed.next_for(k) for k in sites}
+    most = 0
+    while any(nxt.values()):  # the sites take their copies in time order, as their processes do
+        k = min((k for k in sites if nxt[k]), key=lambda k: nxt[k].t)
+        got[k].append(nxt[k])
+        nxt[k] = feed.next_for(k)
+        most = max(most, feed.held())
+    assert got == want
+    total = sum(map(len, want.values()))
+    assert total > 300 and most < total / 20
 
 
 def test_a_shards_ghosts_keep_no_monitoring(cfg):

@@ -7,15 +7,18 @@ one traffic that couples two sites is a TPC pull, which touches the destination 
 source server at once. Its arrivals are therefore drawn here, per destination site, from a
 stream of their own (a Poisson stream thinned by job kind is two independent Poisson
 streams, so this changes no rate), and both sites run the same copy from the same draw.
-The plan is a pure function of the configuration: every shard computes the same one.
+The plan is a pure function of the configuration: every shard computes the same one. The
+copies themselves are drawn as the run goes (``TpcFeed``), not held for the whole run.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
+from collections import deque
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from xrdsim.net import OutageConfig
 from xrdsim.sim.config import DestEvent, FaultConfig, FaultKind, SimConfig
@@ -161,14 +164,6 @@ class RunPlan:
         for n, (k, i) in enumerate(self._servers):
             if i == 0:
                 self._first[k] = n
-        self.tpc: dict[int, list[TpcJob]] = {}
-        for k in range(len(self.world.sites)):
-            for job in self._tpc_arrivals(k):
-                self.tpc.setdefault(job.dst[0], []).append(job)
-                if job.src[0] != job.dst[0]:
-                    self.tpc.setdefault(job.src[0], []).append(job)
-        for jobs in self.tpc.values():
-            jobs.sort(key=lambda j: (j.t, j.dst))
 
     def down(self, server: str, t: float) -> bool:
         """Whether ``server`` is restarting at ``t`` (a restart's down time)."""
@@ -178,25 +173,30 @@ class RunPlan:
         """The faults that hit ``server``."""
         return [pf for pf in self.faults if pf.server == server]
 
-    def tpc_of(self, site: int) -> list[TpcJob]:
-        """The TPC copies ``site`` takes part in (as destination or source), in time order."""
-        return self.tpc.get(site, [])
+    def tpc_feed(self, sites: Iterable[int]) -> TpcFeed:
+        """The TPC copies ``sites`` take part in, drawn as the run goes (``TpcFeed``)."""
+        return TpcFeed(self, sites)
 
-    def _tpc_arrivals(self, k: int) -> list[TpcJob]:
+    def tpc_arrivals(self, k: int) -> Iterator[TpcJob]:
+        """The TPC copies whose destination is a server of site ``k``, in time order, drawn
+        one by one from the site's own stream (the same copies whoever draws them)."""
         cfg, world = self.cfg, self.world
         wl = cfg.workload
         specs = world.sites[k].servers
         peak = peak_rate(cfg, world.sites[k].weight, wl.tpc / kind_weight_total(cfg))
         if peak <= 0 or not specs:
-            return []
+            return
         rng = random.Random(f"{cfg.seed}:tpc:{k}")
         own, first = len(specs), self._first[k]
         others = len(self._servers) - own
-        out = []
+        every = list(range(own))
+        restarting = any(s.host.name in self._down for s in specs)  # else every server is always up
         for t in thinned_arrivals(cfg, peak, rng):
             if t >= cfg.duration_s:
-                return out
-            up = [i for i, s in enumerate(specs) if not self.down(s.host.name, t)] or list(range(len(specs)))
+                return
+            up = every
+            if restarting:
+                up = [i for i, s in enumerate(specs) if not self.down(s.host.name, t)] or every
             dst = (k, pick(rng, up))
             user = pick(rng, world.users[pick(rng, wl.vos)])
             if others:  # the n-th server of the other sites, in site order
@@ -207,11 +207,48 @@ class RunPlan:
             lfn, size = rng.choice(world.catalogue[user.vo])
             client = pick_client(world, k, rng, wl.remote_share)
             ipv6 = rng.random() < wl.ipv6_share
-            out.append(TpcJob(t, dst, src, user, lfn, size, client, ipv6, rng.randrange(1000, 2**22), rng.getrandbits(64)))
-        return out
+            yield TpcJob(t, dst, src, user, lfn, size, client, ipv6, rng.randrange(1000, 2**22), rng.getrandbits(64))
 
     def spec(self, site: int, index: int) -> ServerSpec:
         return self.world.sites[site].servers[index]
+
+
+class TpcFeed:
+    """The TPC copies a set of sites takes part in (as destination or source), each site's
+    in (time, destination) order, drawn while the run goes instead of for the whole run
+    up front: a month of copies of every site would sit in every shard's memory.
+
+    A copy's source may be any site, so every site's arrival stream is drawn and merged in
+    that order; a copy is handed to the queue of each of ``sites`` it touches. A queue holds
+    what was drawn ahead of its site's time, while another site of the set looked for its
+    own next copy: the copies of about a chunk, not of the run."""
+
+    def __init__(self, plan: RunPlan, sites: Iterable[int]) -> None:
+        self._queues: dict[int, deque[TpcJob]] = {k: deque() for k in sites}
+        streams = [plan.tpc_arrivals(k) for k in range(len(plan.world.sites))]
+        self._merged = heapq.merge(*streams, key=_copy_order)
+
+    def next_for(self, site: int) -> TpcJob | None:
+        """The next copy ``site`` takes part in; None when there are no more."""
+        queue, queues = self._queues[site], self._queues
+        while not queue:
+            job = next(self._merged, None)
+            if job is None:
+                return None
+            dst, src = job.dst[0], job.src[0]
+            if dst in queues:
+                queues[dst].append(job)
+            if src != dst and src in queues:
+                queues[src].append(job)
+        return queue.popleft()
+
+    def held(self) -> int:
+        """Copies drawn and not yet taken (a bound the tests check)."""
+        return sum(len(q) for q in self._queues.values())
+
+
+def _copy_order(job: TpcJob) -> tuple[float, tuple[int, int]]:
+    return job.t, job.dst
 
 
 def _outages(world: World, faults: list[PlannedFault]) -> list[OutageConfig]:
@@ -234,5 +271,5 @@ def kind_weight_total(cfg: SimConfig) -> float:
     return wl.full_read + wl.partial_read + wl.vector_read + wl.write + wl.session + wl.tpc
 
 
-__all__ = ["RESTARTING", "RESTART_DOWNTIME_S", "PlannedFault", "RunPlan", "TpcJob", "daily_factor", "fault_rows",
+__all__ = ["RESTARTING", "RESTART_DOWNTIME_S", "PlannedFault", "RunPlan", "TpcFeed", "TpcJob", "daily_factor", "fault_rows",
            "kind_weight_total", "peak_rate", "pick", "pick_client", "plan_faults", "thinned_arrivals"]

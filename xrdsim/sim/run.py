@@ -293,6 +293,7 @@ class SimRun:
             self._sums = UplinkSum([s.name for s in self.plan.world.sites], cfg.nic.wrap32)
             for row in fault_rows(cfg, self.plan.faults):
                 self.truth.add("faults", row)
+        feed = self.plan.tpc_feed(sites)
         for k in sites:
             ctx = RunContext(cfg, self.truth, carried, k, self.plan)
             ctx.faults.schedule()
@@ -302,8 +303,7 @@ class SimRun:
             ctx.env.process(scripted(ctx))
             if cfg.workload.sessions:
                 ctx.env.process(scripted_sessions(ctx))
-            if self.plan.tpc_of(k):
-                ctx.env.process(tpc_arrivals(ctx, self.plan.tpc_of(k)))
+            ctx.env.process(tpc_arrivals(ctx, feed, k))
             ctx.env.process(sampler(ctx))
             self.ctxs.append(ctx)
         return self.ctxs

@@ -19,7 +19,7 @@ from xrdsim.sim.config import SessionConfig, StepConfig
 from xrdsim.sim.iostats import IoPlan
 from xrdsim.sim.liveio import LiveIo
 from xrdsim.sim.nic import Flow
-from xrdsim.sim.plan import TpcJob
+from xrdsim.sim.plan import TpcFeed, TpcJob
 from xrdsim.sim.server import Conn, Server, Transfer
 from xrdsim.sim.site import User
 from xrdsim.sim.spawn import spawn
@@ -371,9 +371,9 @@ def generated_tpc(ctx: "RunContext", tj: TpcJob) -> Iterator:
     yield from tpc_copy(ScriptedClient(job, rng), src, tj.lfn, tj.lfn, tj.size)
 
 
-def tpc_arrivals(ctx: "RunContext", jobs: list[TpcJob]) -> Iterator:
-    """Start each TPC copy this site takes part in at its time (``plan.RunPlan.tpc_of``)."""
-    for tj in jobs:
+def tpc_arrivals(ctx: "RunContext", feed: TpcFeed, site: int) -> Iterator:
+    """Start each TPC copy ``site`` takes part in at its time (``plan.TpcFeed``)."""
+    while (tj := feed.next_for(site)) is not None:
         if tj.t > ctx.env.now:
             yield ctx.env.timeout(tj.t - ctx.env.now)
         spawn(generated_tpc(ctx, tj))
