@@ -157,3 +157,27 @@ def test_a_shards_ghosts_keep_no_monitoring(cfg):
     ghosts = [g for ctx in shard.ctxs for g in ctx.ghosts.values()]
     assert ghosts and sum(g.sessions for g in ghosts) > 0  # they served copies
     assert all(not g.monitor.fbuf and not g.monitor.out for g in ghosts)
+
+
+def test_both_sides_of_a_pull_count_the_same_acks(cfg, monkeypatch):
+    """A pull's connection is booked twice, by the source's site (its NIC's transmit) and
+    by the destination's (its receive); both draw its ACK rate from the copy's own draws,
+    so the pure ACKs the source counts in are those the destination counts out."""
+    from collections import defaultdict
+
+    from xrdsim.sim.nic import NicModel
+
+    sides: dict[tuple, list] = defaultdict(list)
+    finish = NicModel.finish
+
+    def noted(self, flow, down=None, up=None):
+        finish(self, flow, down, up)
+        if flow.server is not None and flow.remote is not None:  # a connection between two servers
+            sides[(flow.t0, flow.t1, flow.down, flow.up)].append(flow.acks_per_segment)
+
+    monkeypatch.setattr(NicModel, "finish", noted)
+    for _ in SimRun(cfg).datagrams():
+        pass
+    twice = [rates for rates in sides.values() if len(rates) == 2]
+    assert len(twice) > 20
+    assert all(a == b for a, b in twice)

@@ -92,6 +92,12 @@ class NicModel:
         self.mtu = model.mtu
         self._udp: dict[int, tuple[int, int]] = {}
 
+    def share_acks(self, flow: Flow, rng: random.Random) -> None:
+        """Draw ``flow``'s ACK rate from ``rng`` instead of this NIC's generator: a connection
+        both sites of a run book (a TPC pull) draws it from the copy's own draws, so the pure
+        ACKs the source counts in are the ones the destination counts out."""
+        flow.acks_per_segment = 1.0 / self.model.ack.draw(rng)
+
     def _acks_of(self, flow: Flow) -> float:
         if not flow.acks_per_segment:
             flow.acks_per_segment = 1.0 / self.model.ack.draw(self.rng)

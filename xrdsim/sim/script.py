@@ -53,6 +53,14 @@ class ScriptedClient:
         # carries them, as a generated session's first transfer carries its login, so the
         # truth's transfer payloads add up to the NIC's; the disconnect books what is left.
         self.pending = [0, 0]
+        self.acks: random.Random | None = None  # a link both sites book: its flows' ACK rates (NicModel.share_acks)
+
+    def _flow(self, down: int, up: int) -> Flow:
+        """A flow of this link from now, its ACK rate shared when both sites book it."""
+        flow = Flow(self.srv.octets, self.ctx.uplinks_for(self.job), self.job.remote, down, up, self.now, self.now)
+        if self.acks is not None:
+            self.ctx.nic.share_acks(flow, self.acks)
+        return flow
 
     @property
     def now(self) -> float:
@@ -85,7 +93,7 @@ class ScriptedClient:
     def _book_pending(self) -> None:
         down, up = self.pending
         if down or up:
-            self.ctx.nic.finish(Flow(self.srv.octets, self.ctx.uplinks_for(self.job), self.job.remote, down, up, self.now, self.now))
+            self.ctx.nic.finish(self._flow(down, up))
             self.conn.out_bytes += down
             self.conn.in_bytes += up
         self.pending = [0, 0]
@@ -100,7 +108,7 @@ class ScriptedClient:
         """Open ``lfn``: ``d``, f OPEN and t OPEN now; its requests come later. Real 5.5.3
         flags an OPEN rw only for update/write access: a create (kXR_new) shows r."""
         io = LiveIo(count_writes=not uncounted_writes)
-        flow = Flow(self.srv.octets, self.ctx.uplinks_for(self.job), self.job.remote, *self.pending, self.now, self.now)
+        flow = self._flow(*self.pending)
         self.pending = [0, 0]
         fsz = size if mode in ("read", "update") else 0
         xfer = self.srv.open(self.now, self.conn, lfn, fsz, mode in ("update", "write"), io, float("inf"), flow,
@@ -244,6 +252,8 @@ def _pgm_copy(c: ScriptedClient, src: Server, dst: Server, lfn: str, size: int) 
     pgm = c.peer(src, client=dst.spec.host, user=daemon, app="xrdcp", auth=False, ipv6=False, tpc=True,
                  client_pid=c.rng.randrange(1000, 2**22), client_release=dst.spec.version,
                  remote=None if src is dst else dst.octets, host_text="", tpc_source=None)
+    if src is not dst:  # the pull crosses both servers' NICs, each booked by its own site
+        pgm.acks = random.Random(c.rng.getrandbits(64))
     pgm.connect()
     pgm.open(lfn, size, "read")
     yield pgm.wait(0)
