@@ -13,7 +13,9 @@ socket per original sender socket (40), so the kernel's SO_REUSEPORT hash can sp
 over the workers, at a fixed rate for ``--live-seconds``, long enough that the 16 MiB receive
 buffers cannot hide a collector slower than the rate. A rate passes when every datagram
 sent was fed to a collector (the merged report's ``datagrams``) and the kernel dropped none;
-the records written are printed beside it. Everything runs on this machine: on two cores the
+the records written and the collector's CPU (workers and parent, from its report) are
+printed beside it: the CPU per datagram tells what a rate needs where the machine's speed
+moves the zero-loss rate. Everything runs on this machine: on two cores the
 sender takes CPU from the collectors, so the figures are a floor.
 """
 
@@ -127,9 +129,10 @@ def live(processes: list[int], rates: list[float], seconds: float, items: list[I
                 lost, records = sent - fed, sum(rep["records_by_ended"].values())
                 ok = lost == 0 and drops == 0
                 split = rep["io"].get("datagrams_by_process", fed)
+                cpu = rep["io"].get("cpu_s", 0.0) + rep["io"].get("parent_cpu_s", 0.0)
                 print(f"live --processes {n} {rate:>7,.0f}/s (sender reached {reached:,.0f}/s): sent {sent:>8,} fed {fed:>8,} "
                       f"(by process {split}) records {records:,} lost {lost:>6,} ({lost / sent:.2%}) kernel drops {drops:>6,} "
-                      f"{'ok' if ok else 'LOSS'}")  # fmt: skip
+                      f"{'ok' if ok else 'LOSS'}; collector CPU {cpu:.1f} s, {cpu * 1e6 / max(fed, 1):.1f} us a datagram")  # fmt: skip
                 if not ok:
                     break
                 best = rate

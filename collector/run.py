@@ -220,6 +220,7 @@ async def run_live(
     handled = _on_signals(loop, stop.set)
     guard = Guard(collector, sink, strict)
     source.attach(loop, guard, clock)
+    cpu = time.process_time()
     try:
         with fewer_collections():  # the collector's tables are the large heap a collection walks
             while not stop.is_set():
@@ -229,7 +230,7 @@ async def run_live(
                     pass
                 write_events(sink, collector.flush(clock()))
                 if publish is not None:
-                    publish(_with_io(collector.report(), source, guard))
+                    publish(_with_io(collector.report(), source, guard, cpu))
             drained = source.drain(guard, clock)  # what the kernel queued before the stop is no loss
     finally:
         io = source.io()
@@ -238,6 +239,7 @@ async def run_live(
             loop.remove_signal_handler(sig)
     io["drained_at_stop"] = drained
     _finish(collector, sink, clock(), keep_open)
+    io["cpu_s"] = round(time.process_time() - cpu, 3)  # this process's, from the first datagram it could read
     report = collector.report()
     report.io.update(io, internal_errors=guard.internal_errors)
     if publish is not None:
@@ -245,8 +247,8 @@ async def run_live(
     return report
 
 
-def _with_io(report: CollectorReport, source: UdpSource, guard: Guard) -> CollectorReport:
-    report.io.update(source.io(), internal_errors=guard.internal_errors)
+def _with_io(report: CollectorReport, source: UdpSource, guard: Guard, cpu: float) -> CollectorReport:
+    report.io.update(source.io(), internal_errors=guard.internal_errors, cpu_s=round(time.process_time() - cpu, 3))
     return report
 
 

@@ -167,6 +167,7 @@ class Workers:
         finally:
             for source in group:  # the workers hold them now
                 source.close()
+        self.cpu = time.process_time()  # the parent's share: writing what the workers send
         self.live = dict(zip(conns, range(len(conns))))
         self.last: list[CollectorReport | None] = [None] * len(conns)
         self.held: list[Held] = [{} for _ in conns]
@@ -228,6 +229,8 @@ class Workers:
         report = merge_reports(reports) if reports else Collector(self.plan.config).report()
         report.io["processes"] = len(self.procs)
         report.io["datagrams_by_process"] = " ".join(str(r.datagrams if r is not None else 0) for r in self.last)
+        report.io["cpu_s_by_process"] = " ".join(f"{r.io.get('cpu_s', 0):g}" if r is not None else "0" for r in self.last)
+        report.io["parent_cpu_s"] = round(time.process_time() - self.cpu, 3)
         report.io["worker_failures"] = self.failures
         return report, held
 

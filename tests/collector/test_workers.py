@@ -64,6 +64,9 @@ def test_two_workers_write_one_output_and_one_report_and_drain_at_sigterm(tmp_pa
     split = [int(n) for n in report["io"]["datagrams_by_process"].split()]
     assert report["datagrams"] == 60 and sum(split) == 60 and len(split) == 2
     assert report["io"]["worker_failures"] == 0 and report["io"]["kernel_drops"] == 0
+    cpu = [float(x) for x in report["io"]["cpu_s_by_process"].split()]
+    assert len(cpu) == 2 and all(x > 0 for x in cpu) and report["io"]["cpu_s"] == pytest.approx(sum(cpu), abs=0.01)
+    assert report["io"]["parent_cpu_s"] > 0
     assert "datagrams 60" in stdout and "collector_shutdown=12" in stdout
 
 
