@@ -27,7 +27,8 @@ class Request:
 
     def __post_init__(self) -> None:
         if self.nbytes < 0:
-            self.nbytes = sum(n for _, n in self.pieces)
+            pieces = self.pieces
+            self.nbytes = pieces[0][1] if len(pieces) == 1 else sum(n for _, n in pieces)
 
 
 def _stats(sizes: list[int]) -> tuple[int, int, int, float]:

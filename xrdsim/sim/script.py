@@ -143,11 +143,15 @@ class ScriptedClient:
         t = self.now
         stats.settle(t)  # what earlier bursts issued by now: the queue holds only what is to come
         down = up = 0
+        framed: dict[tuple[int, int], tuple[int, int]] = {}  # a pull's hundreds of requests are of two sizes
         for pieces in requests:
             n = plan.add(kind, t, pieces).nbytes
-            stats.request_at(t, kind, n, len(pieces))
-            d, u = xroot_request(self.framing, "read" if pg else kind, n, len(pieces), pg)
-            down, up = down + d, up + u
+            shape = (n, len(pieces))
+            stats.request_at(t, kind, n, shape[1])
+            wire = framed.get(shape)
+            if wire is None:
+                wire = framed[shape] = xroot_request(self.framing, "read" if pg else kind, n, shape[1], pg)
+            down, up = down + wire[0], up + wire[1]
             t += REQUEST_S + n * 8.0 / stream
         flow = xfer.flow
         flow.down, flow.up, flow.t1 = flow.down + down, flow.up + up, t
