@@ -44,8 +44,8 @@ class WorkerPlan:
     """What every worker runs: ``processes`` workers on ``addresses``, each a ``Collector``
     of ``config`` flushed every ``tick`` seconds; ``keep_open`` as in ``run_live``.
     ``jsonl``: the parent's one output is a JSONL sink, so each worker renders its events'
-    lines itself (the parent only writes text; otherwise it decodes and renders every event
-    of every worker, a third of the CPU of a busy run on two cores)."""
+    lines itself and the parent only writes text (unpickling and rendering every worker's
+    events took the parent 0.66 of a 30,000/s run's 3.5 CPU seconds; writing takes 0.10)."""
 
     addresses: list[tuple[str, int]]
     processes: int
