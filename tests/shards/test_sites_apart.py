@@ -11,7 +11,7 @@ import pytest
 from xrdsim.net import PathConfig
 from xrdsim.sim import FaultConfig, FaultKind, SimConfig, WorkloadConfig
 from xrdsim.sim.config import SessionConfig, StepConfig
-from xrdsim.sim.plan import RunPlan
+from xrdsim.sim.plan import RunPlan, TpcFeed
 from xrdsim.sim.run import SITE_ID_SHIFT, SimRun
 from xrdsim.sim.uplinks import UplinkSum
 
@@ -134,7 +134,7 @@ def test_the_feed_hands_each_site_its_copies_in_order_and_holds_few(sites):
     plan = RunPlan(CFG)
     every = [j for k in range(CFG.site_count) for j in plan.tpc_arrivals(k)]
     want = {k: sorted((j for j in every if k in (j.dst[0], j.src[0])), key=lambda j: (j.t, j.dst)) for k in sites}
-    feed = plan.tpc_feed(sites)
+    feed = TpcFeed(plan, sites)
     got: dict[int, list] = {k: [] for k in sites}
     nxt = {k: feed.next_for(k) for k in sites}
     most = 0

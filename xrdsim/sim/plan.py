@@ -173,10 +173,6 @@ class RunPlan:
         """The faults that hit ``server``."""
         return [pf for pf in self.faults if pf.server == server]
 
-    def tpc_feed(self, sites: Iterable[int]) -> TpcFeed:
-        """The TPC copies ``sites`` take part in, drawn as the run goes (``TpcFeed``)."""
-        return TpcFeed(self, sites)
-
     def tpc_arrivals(self, k: int) -> Iterator[TpcJob]:
         """The TPC copies whose destination is a server of site ``k``, in time order, drawn
         one by one from the site's own stream (the same copies whoever draws them)."""

@@ -33,7 +33,7 @@ from xrdsim.sim.client import Job, transfer_row
 from xrdsim.sim.config import SimConfig, check_config
 from xrdsim.sim.faults import Faults
 from xrdsim.sim.nic import NicModel, Octets
-from xrdsim.sim.plan import RunPlan, fault_rows
+from xrdsim.sim.plan import RunPlan, TpcFeed, fault_rows
 from xrdsim.sim.server import Server, Transfer
 from xrdsim.sim.sockets import NullOutbox, Outbox
 from xrdsim.sim.truth import CounterRow, Truth
@@ -293,7 +293,7 @@ class SimRun:
             self._sums = UplinkSum([s.name for s in self.plan.world.sites], cfg.nic.wrap32)
             for row in fault_rows(cfg, self.plan.faults):
                 self.truth.add("faults", row)
-        feed = self.plan.tpc_feed(sites)
+        feed = TpcFeed(self.plan, sites)
         for k in sites:
             ctx = RunContext(cfg, self.truth, carried, k, self.plan)
             ctx.faults.schedule()
